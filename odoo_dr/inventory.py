@@ -1,0 +1,361 @@
+"""The inventory: what odoo-dr knows about each environment it protects.
+
+One YAML or TOML file describes the environments: the regions with their
+PostgreSQL nodes and how to reach each host, the object store holding base
+backups and WAL, Redis, the Odoo deployment, traffic routing, recovery tiers
+with their objectives, and drill settings. Workflow inputs only name an
+environment; the worker loads this file and activities resolve the secrets it
+references. A secret is never written here, only where to find it.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
+
+from odoo_dr.errors import InventoryError, UnknownEnvironmentError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d)\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _parse_duration(value: Any) -> Any:
+    """Accept "90s", "5m", "1h", "1d" besides what pydantic itself accepts."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            amount, unit = match.groups()
+            return timedelta(seconds=float(amount) * _UNIT_SECONDS[unit])
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SecretRef(_Model):
+    """Where a secret lives: an environment variable or a file, never its value."""
+
+    env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    file: Path | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_inline_values(cls, data: Any) -> Any:
+        if isinstance(data, str):
+            raise ValueError(
+                "a secret must be a reference ({env: NAME} or {file: PATH}), "
+                "never the value itself"
+            )
+        return data
+
+    @model_validator(mode="after")
+    def _exactly_one_source(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("a secret reference needs exactly one of 'env', 'file'")
+        return self
+
+    def describe(self) -> str:
+        """Name the reference for logs and reports, without its value."""
+        return f"env:{self.env}" if self.env else f"file:{self.file}"
+
+
+class LocalAccess(_Model):
+    """The host is this machine; commands run as ``os_user`` when set."""
+
+    kind: Literal["local"] = "local"
+    os_user: str | None = None
+
+
+class SSHAccess(_Model):
+    """The host is reached over SSH."""
+
+    kind: Literal["ssh"]
+    host: str
+    user: str
+    port: Port = 22
+    identity_file: SecretRef | None = None
+
+
+class KubernetesAccess(_Model):
+    """The node runs in a Kubernetes pod."""
+
+    kind: Literal["kubernetes"]
+    namespace: str
+    pod: str
+    container: str | None = None
+    context: str | None = None
+
+
+HostAccess = Annotated[
+    LocalAccess | SSHAccess | KubernetesAccess, Field(discriminator="kind")
+]
+
+
+class PostgresNode(_Model):
+    """One PostgreSQL server of a region."""
+
+    name: Name
+    role: Literal["primary", "standby"]
+    host: str
+    port: Port = 5432
+    data_dir: Path | None = None
+    bindir: Path | None = None
+    access: HostAccess = LocalAccess()
+    superuser: str = "postgres"
+    password: SecretRef | None = None
+    replication_slot: str | None = None
+
+
+class Region(_Model):
+    """A failure domain: its PostgreSQL nodes."""
+
+    postgres: list[PostgresNode] = Field(min_length=1)
+
+
+class ObjectStore(_Model):
+    """The S3-compatible store holding base backups and archived WAL."""
+
+    endpoint_url: str | None = None
+    bucket: str = Field(min_length=3)
+    prefix: str = ""
+    server_name: Name
+    region_name: str = "us-east-1"
+    access_key_id: SecretRef | None = None
+    secret_access_key: SecretRef | None = None
+    object_lock: bool = False
+
+    @property
+    def destination_url(self) -> str:
+        """The ``s3://bucket/prefix`` URL barman-cloud commands take."""
+        prefix = self.prefix.strip("/")
+        return f"s3://{self.bucket}/{prefix}" if prefix else f"s3://{self.bucket}"
+
+
+class RedisTarget(_Model):
+    """Redis used by Odoo for sessions and bus."""
+
+    host: str
+    port: Port = 6379
+    db: int = Field(default=0, ge=0)
+    password: SecretRef | None = None
+
+
+class OdooDeployment(_Model):
+    """The Odoo application tier of one region."""
+
+    region: str
+    kind: Literal["process", "kubernetes", "ssh"] = "process"
+    name: str
+    namespace: str | None = None
+    replicas: int = Field(default=1, ge=0)
+
+
+class OdooApp(_Model):
+    """The Odoo application whose database is protected."""
+
+    version: Literal["16.0", "17.0", "18.0"] = "17.0"
+    database: str
+    url: str | None = None
+    filestore: Path | None = None
+    deployments: list[OdooDeployment] = []
+
+
+class Traffic(_Model):
+    """How traffic reaches the active region."""
+
+    kind: Literal["traefik-file", "route53", "none"] = "none"
+    config_dir: Path | None = None
+    hostname: str | None = None
+    hosted_zone_id: str | None = None
+
+
+class RecoveryTier(_Model):
+    """A group of business areas sharing recovery objectives."""
+
+    name: Name
+    rto: Duration
+    rpo: Duration
+    areas: list[str] = []
+
+
+class DrillSettings(_Model):
+    """Where restore drills build their isolated copies."""
+
+    host: str = "127.0.0.1"
+    work_dir: Path
+    bindir: Path | None = None
+    os_user: str | None = None
+    port_range: tuple[Port, Port] = (55400, 55499)
+
+    @model_validator(mode="after")
+    def _ordered_range(self) -> DrillSettings:
+        low, high = self.port_range
+        if low > high:
+            raise ValueError(f"port_range {low}-{high} is empty")
+        return self
+
+
+class ChatSettings(_Model):
+    """Where runbooks post notifications."""
+
+    kind: Literal["slack"] = "slack"
+    channel: str
+    webhook_url: SecretRef | None = None
+    bot_token: SecretRef | None = None
+
+
+class Environment(_Model):
+    """One protected Odoo installation across its regions."""
+
+    name: Name
+    description: str = ""
+    primary_region: str
+    standby_region: str
+    regions: dict[Name, Region]
+    object_store: ObjectStore
+    redis: RedisTarget | None = None
+    odoo: OdooApp
+    traffic: Traffic = Traffic()
+    tiers: list[RecoveryTier] = []
+    drill: DrillSettings
+    chat: ChatSettings | None = None
+
+    @model_validator(mode="after")
+    def _regions_agree(self) -> Environment:
+        for field in ("primary_region", "standby_region"):
+            region = getattr(self, field)
+            if region not in self.regions:
+                known = ", ".join(sorted(self.regions)) or "none"
+                raise ValueError(f"{field} {region!r} is not a region (known: {known})")
+        if self.primary_region == self.standby_region:
+            raise ValueError("primary_region and standby_region must differ")
+        primaries = [n for n in self.all_nodes() if n.role == "primary"]
+        if len(primaries) != 1:
+            raise ValueError(
+                f"exactly one PostgreSQL node must have role 'primary', "
+                f"found {len(primaries)}"
+            )
+        return self
+
+    def all_nodes(self) -> list[PostgresNode]:
+        """Every PostgreSQL node of every region."""
+        return [node for region in self.regions.values() for node in region.postgres]
+
+    def primary(self) -> PostgresNode:
+        """The node the inventory names as primary."""
+        return next(n for n in self.all_nodes() if n.role == "primary")
+
+    def standby(self) -> PostgresNode | None:
+        """The first standby of the standby region, if there is one."""
+        nodes = self.regions[self.standby_region].postgres
+        return next((n for n in nodes if n.role == "standby"), None)
+
+
+class Inventory(_Model):
+    """All environments odoo-dr protects."""
+
+    version: Literal[1] = 1
+    environments: dict[str, Environment] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _name_from_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("environments"), dict):
+            envs = {}
+            for key, env in data["environments"].items():
+                if isinstance(env, dict):
+                    env = {**env, "name": env.get("name", key)}
+                envs[key] = env
+            data = {**data, "environments": envs}
+        return data
+
+    @model_validator(mode="after")
+    def _keys_match_names(self) -> Inventory:
+        for key, env in self.environments.items():
+            if env.name != key:
+                raise ValueError(f"environment {key!r} declares name {env.name!r}")
+        return self
+
+    def environment(self, name: str) -> Environment:
+        """Return the environment called ``name``.
+
+        Raises:
+            UnknownEnvironmentError: the inventory has no such environment.
+        """
+        try:
+            return self.environments[name]
+        except KeyError:
+            known = ", ".join(sorted(self.environments))
+            raise UnknownEnvironmentError(
+                f"unknown environment {name!r} (the inventory has: {known})"
+            ) from None
+
+
+def parse_inventory(text: str, source: str = "<inventory>") -> Inventory:
+    """Parse inventory text, YAML or TOML by the source's suffix.
+
+    Raises:
+        InventoryError: the text does not parse or does not validate; the
+            message names the source and the path of every bad field.
+    """
+    try:
+        if source.endswith(".toml"):
+            raw = tomllib.loads(text)
+        else:
+            raw = yaml.safe_load(text)
+    except (tomllib.TOMLDecodeError, yaml.YAMLError) as exc:
+        raise InventoryError(f"{source}: cannot parse: {exc}") from None
+    if not isinstance(raw, dict):
+        raise InventoryError(f"{source}: expected a mapping at the top level")
+    try:
+        return Inventory.model_validate(raw)
+    except ValidationError as exc:
+        raise InventoryError(f"{source}: invalid inventory\n{_describe(exc)}") from None
+
+
+def load_inventory(path: Path | str) -> Inventory:
+    """Load and validate the inventory file at ``path``.
+
+    Raises:
+        InventoryError: the file is missing, unreadable or invalid.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InventoryError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_inventory(text, str(path))
+
+
+def dump_inventory(inventory: Inventory) -> str:
+    """Render an inventory as YAML that :func:`parse_inventory` reads back."""
+    data = inventory.model_dump(mode="json", exclude_defaults=False)
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+def _describe(exc: ValidationError) -> str:
+    # Input values are left out on purpose: a bad field may hold a secret.
+    lines = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        lines.append(f"  {where}: {error['msg']}")
+    return "\n".join(lines)
