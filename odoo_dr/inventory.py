@@ -174,6 +174,8 @@ class OdooApp(_Model):
 
     version: Literal["16.0", "17.0", "18.0"] = "17.0"
     database: str
+    db_user: str = "odoo"
+    db_password: SecretRef | None = None
     url: str | None = None
     filestore: Path | None = None
     deployments: list[OdooDeployment] = []
@@ -348,7 +350,7 @@ def load_inventory(path: Path | str) -> Inventory:
 
 def dump_inventory(inventory: Inventory) -> str:
     """Render an inventory as YAML that :func:`parse_inventory` reads back."""
-    data = inventory.model_dump(mode="json", exclude_defaults=False)
+    data = inventory.model_dump(mode="json", exclude_none=True)
     return yaml.safe_dump(data, sort_keys=False)
 
 

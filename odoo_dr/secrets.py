@@ -25,4 +25,6 @@ def resolve_secret(ref: SecretRef) -> str:
     try:
         return ref.file.read_text(encoding="utf-8").strip()
     except OSError as exc:
-        raise SecretError(f"secret {ref.describe()} unreadable: {exc.strerror}") from None
+        raise SecretError(
+            f"secret {ref.describe()} unreadable: {exc.strerror}"
+        ) from None

@@ -1,0 +1,128 @@
+"""The inventory of environment ``sandbox``, written by ``sandbox up``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from odoo_dr.inventory import (
+    DrillSettings,
+    Environment,
+    Inventory,
+    LocalAccess,
+    ObjectStore,
+    OdooApp,
+    PostgresNode,
+    RecoveryTier,
+    RedisTarget,
+    Region,
+    SecretRef,
+    dump_inventory,
+)
+from sandbox.layout import (
+    BACKUP_PREFIX,
+    BUCKET,
+    DATABASE,
+    ENVIRONMENT,
+    SERVER_NAME,
+    SLOT,
+    Layout,
+    SandboxState,
+)
+from sandbox.objectstore import endpoint_url
+from sandbox.processes import LOOPBACK
+
+
+def sandbox_environment(
+    layout: Layout, state: SandboxState, pg_bindir: Path
+) -> Environment:
+    """Describe the sandbox's services as an inventory environment."""
+    ports = state.ports
+    access = LocalAccess(os_user=state.service_user)
+    superuser_password = SecretRef(file=layout.secret("postgres-password"))
+    return Environment(
+        name=ENVIRONMENT,
+        description="odoo-dr sandbox on loopback: region A primary, region B standby",
+        primary_region="a",
+        standby_region="b",
+        regions={
+            "a": Region(
+                postgres=[
+                    PostgresNode(
+                        name="pg-a",
+                        role="primary",
+                        host=LOOPBACK,
+                        port=ports.pg_primary,
+                        data_dir=layout.primary_data,
+                        bindir=pg_bindir,
+                        access=access,
+                        password=superuser_password,
+                    )
+                ]
+            ),
+            "b": Region(
+                postgres=[
+                    PostgresNode(
+                        name="pg-b",
+                        role="standby",
+                        host=LOOPBACK,
+                        port=ports.pg_standby,
+                        data_dir=layout.standby_data,
+                        bindir=pg_bindir,
+                        access=access,
+                        password=superuser_password,
+                        replication_slot=SLOT,
+                    )
+                ]
+            ),
+        },
+        object_store=ObjectStore(
+            endpoint_url=endpoint_url(ports.s3),
+            bucket=BUCKET,
+            prefix=BACKUP_PREFIX,
+            server_name=SERVER_NAME,
+            access_key_id=SecretRef(file=layout.secret("s3-access-key-id")),
+            secret_access_key=SecretRef(file=layout.secret("s3-secret-access-key")),
+            object_lock=True,
+        ),
+        redis=RedisTarget(
+            host=LOOPBACK,
+            port=ports.redis,
+            password=SecretRef(file=layout.secret("redis-password")),
+        ),
+        odoo=OdooApp(
+            version="17.0",
+            database=DATABASE,
+            db_user="odoo",
+            db_password=SecretRef(file=layout.secret("odoo-password")),
+            filestore=layout.filestore,
+        ),
+        tiers=[
+            RecoveryTier(
+                name="payroll-payables",
+                rto="1h",  # type: ignore[arg-type]
+                rpo="5m",  # type: ignore[arg-type]
+                areas=["payroll", "payables", "procurement"],
+            ),
+            RecoveryTier(
+                name="reporting",
+                rto="24h",  # type: ignore[arg-type]
+                rpo="24h",  # type: ignore[arg-type]
+                areas=["project_cost", "attachments"],
+            ),
+        ],
+        drill=DrillSettings(
+            work_dir=layout.drills,
+            bindir=pg_bindir,
+            os_user=state.service_user,
+        ),
+    )
+
+
+def write_sandbox_inventory(
+    layout: Layout, state: SandboxState, pg_bindir: Path
+) -> Path:
+    """Write ``inventory.yaml`` for environment ``sandbox``; return its path."""
+    environment = sandbox_environment(layout, state, pg_bindir)
+    inventory = Inventory(environments={ENVIRONMENT: environment})
+    layout.inventory.write_text(dump_inventory(inventory), encoding="utf-8")
+    return layout.inventory
