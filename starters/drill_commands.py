@@ -1,7 +1,115 @@
-"""``odoo-dr drill``: restore drills."""
+"""``odoo-dr drill run``: start a restore drill and print its report."""
 
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import uuid
 from typing import Any
+
+from odoo_dr.models import DrillInput, DrillReport
+from odoo_dr.names import SA_ENVIRONMENT, SA_RUNBOOK, TASK_QUEUE
+from starters.settings import read_inventory, run_link, temporal_target, temporal_ui
 
 
 def register(commands: Any) -> None:
-    """Add the ``drill`` commands."""
+    """Add the ``drill`` command group."""
+    from starters.cli import add_inventory_argument
+
+    drill = commands.add_parser("drill", help="restore drills")
+    verbs = drill.add_subparsers(title="drill commands", metavar="VERB")
+    run = verbs.add_parser("run", help="run a restore drill now and wait for it")
+    add_inventory_argument(run)
+    run.add_argument("--env", required=True, help="environment of the inventory")
+    run.add_argument("--backup", default=None, help="backup id (default: newest)")
+    run.add_argument("--reason", default="restore drill started from the CLI")
+    run.add_argument("--address", help="Temporal frontend host:port")
+    run.add_argument("--ui", help="Temporal web UI base address")
+    run.add_argument("--json", action="store_true", help="print the report as JSON")
+    run.set_defaults(handler=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Validate the environment before anything starts: a typo changes nothing.
+    read_inventory(args.inventory).environment(args.env)
+    report, link = asyncio.run(_start_and_wait(args))
+    if args.json:
+        print(report.model_dump_json(indent=2))
+    else:
+        print(render_report(report))
+    if link:
+        print(f"run in the Temporal UI: {link}")
+    return 0 if report.verdict == "pass" else 1
+
+
+async def _start_and_wait(args: argparse.Namespace) -> tuple[DrillReport, str | None]:
+    import getpass
+
+    from temporalio.common import (
+        SearchAttributeKey,
+        SearchAttributePair,
+        TypedSearchAttributes,
+    )
+
+    from worker.main import connect
+    from workflows.drill import RestoreDrillWorkflow
+
+    client = await connect(temporal_target(args.address))
+    workflow_id = f"restore-drill-{args.env}-{uuid.uuid4().hex[:8]}"
+    handle = await client.start_workflow(
+        RestoreDrillWorkflow.run,
+        DrillInput(
+            environment=args.env,
+            backup_id=args.backup,
+            reason=args.reason,
+            requested_by=getpass.getuser(),
+        ),
+        id=workflow_id,
+        task_queue=TASK_QUEUE,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(
+                    SearchAttributeKey.for_keyword(SA_ENVIRONMENT), args.env
+                ),
+                SearchAttributePair(
+                    SearchAttributeKey.for_keyword(SA_RUNBOOK), "restore-drill"
+                ),
+            ]
+        ),
+        static_summary=f"Restore drill of {args.env}",
+    )
+    report = await handle.result()
+    return report, run_link(temporal_ui(args.ui), workflow_id, handle.result_run_id)
+
+
+def render_report(report: DrillReport) -> str:
+    """The drill report as a person reads it in a terminal."""
+
+    def seconds(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.1f} s"
+
+    lines = [
+        f"restore drill of {report.environment}: {report.verdict.upper()}",
+        f"  run            {report.workflow_id} / {report.run_id}",
+        f"  backup         {report.backup.backup_id if report.backup else 'none'}",
+        f"  RTO            {seconds(report.rto_seconds)} (start to validated copy)",
+        f"  RPO            {seconds(report.rpo_seconds)} (newest commit lost)",
+    ]
+    if report.failure:
+        lines.append(f"  failure        {report.failure}")
+    for step in report.steps:
+        took = (step.ended_at - step.started_at).total_seconds() if step.ended_at else 0
+        lines.append(f"  step  {step.outcome:<7} {took:7.1f} s  {step.name}")
+    for table in report.tables:
+        rows = "missing" if table.rows is None else str(table.rows)
+        lines.append(
+            f"  table {'ok' if table.ok else 'BAD':<7} {rows:>9}  {table.table}"
+        )
+    lines.append(f"  copy torn down {report.torn_down}")
+    return "\n".join(lines)
+
+
+def report_json(report: DrillReport) -> str:
+    """The report as stable, sorted JSON."""
+    return json.dumps(report.model_dump(mode="json"), sort_keys=True, indent=2)

@@ -1,0 +1,282 @@
+"""Activities on the object store's base backups and WAL archive (barman-cloud)."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import shutil
+import socket
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.hosts import local_user, run_command
+from odoo_dr.errors import BACKUP_NOT_FOUND, BAD_INPUT
+from odoo_dr.inventory import Environment, Inventory, LocalAccess, ObjectStore
+from odoo_dr.models import BackupChoice, RestoredCopy
+from odoo_dr.secrets import resolve_secret
+
+RESTORE_MARKER = "odoo-dr-restore.json"
+_SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,120}$")
+
+
+def barman_cloud(command: str) -> str:
+    """Path of a barman-cloud command installed beside the worker's Python."""
+    beside = Path(sys.executable).parent / command
+    return str(beside) if beside.exists() else command
+
+
+def store_arguments(store: ObjectStore) -> list[str]:
+    """The options every barman-cloud command needs to reach ``store``."""
+    args = ["--cloud-provider", "aws-s3"]
+    if store.endpoint_url:
+        args += ["--endpoint-url", store.endpoint_url]
+    return args
+
+
+def store_environment(store: ObjectStore) -> dict[str, str]:
+    """Credentials for barman-cloud, resolved from their references."""
+    env = {"AWS_DEFAULT_REGION": store.region_name}
+    if store.access_key_id and store.secret_access_key:
+        env["AWS_ACCESS_KEY_ID"] = resolve_secret(store.access_key_id)
+        env["AWS_SECRET_ACCESS_KEY"] = resolve_secret(store.secret_access_key)
+    return env
+
+
+def drill_folder(environment: Environment, drill_id: str) -> Path:
+    """The folder of one drill's copy: data directory, scripts, logs.
+
+    Raises:
+        ApplicationError: ``drill_id`` could escape the work directory.
+    """
+    if not _SAFE_ID.match(drill_id):
+        raise ApplicationError(
+            f"drill id {drill_id!r} must be letters, digits, '-', '_' or '.'",
+            type=BAD_INPUT,
+            non_retryable=True,
+        )
+    return environment.drill.work_dir / drill_id
+
+
+def free_port(host: str, low: int, high: int) -> int:
+    """A port in ``low..high`` that nothing listens on at ``host``.
+
+    Raises:
+        ApplicationError: every port of the range is taken (non-retryable:
+            widen ``drill.port_range`` in the inventory).
+    """
+    for port in range(low, high + 1):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind((host, port))
+            except OSError:
+                continue
+            return port
+    raise ApplicationError(
+        f"no free port in {low}-{high} on {host} for a drill copy",
+        type=BAD_INPUT,
+        non_retryable=True,
+    )
+
+
+class BackupActivities:
+    """Reading and restoring base backups of an environment's object store."""
+
+    def __init__(self, inventory: Inventory) -> None:
+        """Bind the activities to the inventory the worker loaded."""
+        self._inventory = inventory
+
+    @activity.defn
+    async def select_backup(
+        self, environment: str, backup_id: str | None
+    ) -> BackupChoice:
+        """Pick the base backup to restore: ``backup_id``, else the newest.
+
+        Changes nothing. Retrying is safe. Gives up (non-retryable) when the
+        store holds no completed backup or not the one named.
+        """
+        env = self._inventory.environment(environment)
+        store = env.object_store
+        out = await run_command(
+            [
+                barman_cloud("barman-cloud-backup-list"),
+                *store_arguments(store),
+                "--format",
+                "json",
+                store.destination_url,
+                store.server_name,
+            ],
+            user=None,
+            env=store_environment(store),
+            what="barman-cloud-backup-list",
+        )
+        done = [b for b in json.loads(out)["backups_list"] if b["status"] == "DONE"]
+        if backup_id is not None:
+            done = [b for b in done if b["backup_id"] == backup_id]
+        if not done:
+            wanted = backup_id or "any completed backup"
+            raise ApplicationError(
+                f"{store.destination_url} ({store.server_name}) has no {wanted}; "
+                "take a base backup first",
+                type=BACKUP_NOT_FOUND,
+                non_retryable=True,
+            )
+        chosen = max(done, key=lambda b: b["end_time_iso"] or "")
+        return BackupChoice(
+            backup_id=chosen["backup_id"],
+            begin_time=_iso(chosen.get("begin_time_iso")),
+            end_time=_iso(chosen.get("end_time_iso")),
+            begin_wal=chosen.get("begin_wal"),
+            end_wal=chosen.get("end_wal"),
+            size_bytes=chosen.get("cluster_size"),
+        )
+
+    @activity.defn
+    async def restore_backup(
+        self, environment: str, drill_id: str, backup_id: str
+    ) -> RestoredCopy:
+        """Restore ``backup_id`` into a new data directory for an isolated copy.
+
+        Writes the drill's folder: the data directory from barman-cloud-restore,
+        then recovery settings (WAL from the archive to its end, promote, our
+        port on loopback only, no archiving: a copy must never write into
+        production's WAL prefix). Retrying is safe: a finished restore is
+        found by its marker and returned; a half-finished one is wiped and
+        done again. Heartbeats the bytes restored so far.
+        """
+        env = self._inventory.environment(environment)
+        user = local_user(LocalAccess(os_user=env.drill.os_user))
+        folder = drill_folder(env, drill_id)
+        marker = folder / RESTORE_MARKER
+        if marker.exists():
+            return RestoredCopy.model_validate_json(marker.read_text())
+        data_dir = folder / "pgdata"
+        _fresh_folder(folder, user)
+        store = env.object_store
+        credentials = _write_credentials(folder, store, user)
+
+        async def tick() -> None:
+            activity.heartbeat({"restored_bytes": _size(data_dir)})
+
+        await run_command(
+            [
+                barman_cloud("barman-cloud-restore"),
+                *store_arguments(store),
+                store.destination_url,
+                store.server_name,
+                backup_id,
+                data_dir,
+            ],
+            user=user,
+            env={"AWS_DEFAULT_REGION": store.region_name, **credentials},
+            what=f"barman-cloud-restore of {backup_id}",
+            tick=tick,
+        )
+        low, high = env.drill.port_range
+        port = free_port(env.drill.host, low, high)
+        _write_recovery_settings(env, folder, data_dir, port, credentials)
+        copy = RestoredCopy(
+            drill_id=drill_id,
+            data_dir=str(data_dir),
+            host=env.drill.host,
+            port=port,
+            backup_id=backup_id,
+            restored_bytes=_size(data_dir),
+        )
+        marker.write_text(copy.model_dump_json())
+        return copy
+
+
+def _iso(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _size(path: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_size
+            except OSError:
+                continue
+    return total
+
+
+def _fresh_folder(folder: Path, user: str | None) -> None:
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True, mode=0o700)
+    _give(folder, user)
+
+
+def _give(path: Path, user: str | None) -> None:
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
+def _write_credentials(
+    folder: Path, store: ObjectStore, user: str | None
+) -> dict[str, str]:
+    """Write a 0600 credentials file for restore_command; return its env vars."""
+    if not (store.access_key_id and store.secret_access_key):
+        return {}
+    path = folder / "aws-credentials"
+    path.touch(mode=0o600)
+    path.write_text(
+        "[default]\n"
+        f"aws_access_key_id = {resolve_secret(store.access_key_id)}\n"
+        f"aws_secret_access_key = {resolve_secret(store.secret_access_key)}\n"
+    )
+    _give(path, user)
+    return {"AWS_SHARED_CREDENTIALS_FILE": str(path), "AWS_CONFIG_FILE": "/dev/null"}
+
+
+def _write_recovery_settings(
+    env: Environment,
+    folder: Path,
+    data_dir: Path,
+    port: int,
+    credentials: dict[str, str],
+) -> None:
+    store = env.object_store
+    exports = "".join(f"export {k}='{v}'\n" for k, v in credentials.items())
+    script = folder / "restore-wal"
+    script.write_text(
+        "#!/bin/sh\n"
+        "# restore_command of an odoo-dr drill copy\n"
+        f"export AWS_DEFAULT_REGION='{store.region_name}'\n"
+        f"{exports}"
+        f"exec '{barman_cloud('barman-cloud-wal-restore')}' "
+        f"{' '.join(store_arguments(store))} "
+        f'{store.destination_url} {store.server_name} "$1" "$2"\n'
+    )
+    script.chmod(0o755)
+    settings = (
+        "\n# odoo-dr drill copy: isolated, recovering from the archive\n"
+        f"listen_addresses = '{env.drill.host}'\n"
+        f"port = {port}\n"
+        f"unix_socket_directories = '{folder}'\n"
+        "archive_mode = off\n"
+        f"restore_command = '{script} %f %p'\n"
+        "recovery_target_timeline = 'latest'\n"
+        "recovery_target_action = 'promote'\n"
+        "primary_conninfo = ''\n"
+        "primary_slot_name = ''\n"
+        "cluster_name = 'odoo-dr-drill'\n"
+    )
+    with open(data_dir / "postgresql.auto.conf", "a", encoding="utf-8") as handle:
+        handle.write(settings)
+    (data_dir / "recovery.signal").touch()
+    (data_dir / "standby.signal").unlink(missing_ok=True)
+    data_dir.chmod(0o700)
+    for leftover in ("postmaster.pid", "postmaster.opts"):
+        (data_dir / leftover).unlink(missing_ok=True)
+    user_stat = folder.stat()
+    for path in (data_dir / "recovery.signal", data_dir / "postgresql.auto.conf"):
+        os.chown(path, user_stat.st_uid, user_stat.st_gid)

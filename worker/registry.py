@@ -1,0 +1,27 @@
+"""Every workflow and activity of odoo-dr, registered in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from activities.backups import BackupActivities
+from activities.postgres import PostgresActivities
+from odoo_dr.inventory import Inventory
+from workflows.drill import RestoreDrillWorkflow
+
+WORKFLOWS: list[type] = [RestoreDrillWorkflow]
+
+
+def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
+    """The activity callables, bound to the worker's inventory."""
+    backups = BackupActivities(inventory)
+    postgres = PostgresActivities(inventory)
+    return [
+        backups.select_backup,
+        backups.restore_backup,
+        postgres.capture_primary_position,
+        postgres.start_restored_copy,
+        postgres.count_tables,
+        postgres.teardown_copy,
+    ]

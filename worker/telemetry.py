@@ -1,0 +1,39 @@
+"""OpenTelemetry tracing of workflows and activities.
+
+No spans leave the process unless an OTLP endpoint is configured with the
+standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` variable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from temporalio.contrib.opentelemetry import TracingInterceptor
+
+logger = logging.getLogger(__name__)
+
+
+def tracing_interceptor(exporter: SpanExporter | None = None) -> TracingInterceptor:
+    """Install a tracer provider and return Temporal's tracing interceptor.
+
+    Args:
+        exporter: where spans go; by default OTLP when
+            ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, else nowhere.
+    """
+    provider = TracerProvider(resource=Resource.create({SERVICE_NAME: "odoo-dr"}))
+    if exporter is None and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+            OTLPSpanExporter,
+        )
+
+        exporter = OTLPSpanExporter()
+        logger.info("exporting traces over OTLP")
+    if exporter is not None:
+        provider.add_span_processor(BatchSpanProcessor(exporter))
+    # The provider stays ours rather than global, so that tests and embedding
+    # programs can each build their own.
+    return TracingInterceptor(provider.get_tracer("odoo-dr"))

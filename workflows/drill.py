@@ -1,0 +1,276 @@
+"""The restore drill, in its first form.
+
+Restore the newest base backup and the archived WAL into an isolated copy,
+check that Odoo's tables came back, measure RTO and RPO, tear the copy down,
+and return the report. Deeper validation, neutralization, approvals and the
+stored evidence report come with later runbook work.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.backups import BackupActivities
+    from activities.postgres import PostgresActivities
+    from odoo_dr.errors import NON_RETRYABLE
+    from odoo_dr.models import (
+        BackupChoice,
+        DrillInput,
+        DrillReport,
+        PrimaryPosition,
+        RecoveredPoint,
+        RestoredCopy,
+        RunbookStatus,
+        StepRecord,
+        TableCount,
+    )
+    from odoo_dr.names import SA_PHASE, SA_VERDICT
+
+# The tables of Odoo that a recovered copy must have, with rows.
+ODOO_TABLES = [
+    "res_company",
+    "project_project",
+    "account_analytic_line",
+    "purchase_order",
+    "account_move",
+    "account_move_line",
+    "hr_payslip_run",
+    "hr_payslip",
+    "ir_attachment",
+    "ir_cron",
+    "ir_config_parameter",
+]
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=2),
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=5,
+    non_retryable_error_types=list(NON_RETRYABLE),
+)
+PHASE = SearchAttributeKey.for_keyword(SA_PHASE)
+VERDICT = SearchAttributeKey.for_keyword(SA_VERDICT)
+
+
+@workflow.defn(name="RestoreDrill")
+class RestoreDrillWorkflow:
+    """Prove that the newest backup of an environment restores, and how fast."""
+
+    @workflow.init
+    def __init__(self, drill: DrillInput) -> None:
+        """Set up the status before any query or signal can arrive."""
+        self._status = RunbookStatus(
+            runbook="restore-drill",
+            environment=drill.environment,
+            phase="starting",
+            started_at=workflow.info().start_time,
+        )
+
+    @workflow.query
+    def status(self) -> RunbookStatus:
+        """Phase, current step, and each step's timings so far."""
+        return self._status
+
+    @workflow.run
+    async def run(self, drill: DrillInput) -> DrillReport:
+        """Run the drill; the report comes back whether it passed or failed."""
+        started_at = workflow.info().start_time
+        drill_id = f"drill-{workflow.info().run_id}"
+        found: dict[str, object] = {}
+        failure: str | None = None
+        torn_down = False
+        try:
+            await self._drill(drill, drill_id, found)
+        except ActivityError as exc:
+            failure = _describe_failure(exc)
+        finally:
+            # The copy is torn down on every path: success, failure, cancel.
+            torn_down = await self._teardown(drill, drill_id)
+        return self._report(drill, started_at, found, failure, torn_down)
+
+    async def _drill(
+        self, drill: DrillInput, drill_id: str, found: dict[str, object]
+    ) -> None:
+        env = drill.environment
+
+        # Where production stands now: the RPO is measured against this.
+        found["primary"] = await self._step(
+            "capture primary position",
+            PostgresActivities.capture_primary_position,
+            env,
+            result_type=PrimaryPosition,
+        )
+
+        backup: BackupChoice = await self._step(
+            "select backup",
+            BackupActivities.select_backup,
+            env,
+            drill.backup_id,
+            result_type=BackupChoice,
+        )
+        found["backup"] = backup
+
+        self._phase("restoring")
+        copy: RestoredCopy = await self._step(
+            "restore base backup",
+            BackupActivities.restore_backup,
+            env,
+            drill_id,
+            backup.backup_id,
+            result_type=RestoredCopy,
+            timeout=timedelta(hours=4),
+        )
+
+        found["recovered"] = await self._step(
+            "replay archived WAL",
+            PostgresActivities.start_restored_copy,
+            env,
+            copy,
+            result_type=RecoveredPoint,
+            timeout=timedelta(hours=4),
+        )
+
+        self._phase("validating")
+        tables: list[TableCount] = await self._step(
+            "count Odoo tables",
+            PostgresActivities.count_tables,
+            env,
+            copy,
+            ODOO_TABLES,
+            result_type=list[TableCount],
+        )
+        found["tables"] = tables
+        found["validated_at"] = workflow.now()
+
+        # Keep the copy for a person to look at, when asked, before teardown.
+        if drill.keep_copy_for > timedelta(0):
+            self._status.waiting_for = "inspection window to end"
+            await workflow.sleep(drill.keep_copy_for)
+            self._status.waiting_for = None
+
+    async def _step(
+        self,
+        name: str,
+        activity: object,
+        *args: object,
+        result_type: type,
+        timeout: timedelta = timedelta(minutes=5),
+    ) -> object:
+        record = StepRecord(name=name, started_at=workflow.now())
+        self._status.step = name
+        self._status.steps.append(record)
+        try:
+            result = await workflow.execute_activity(
+                activity,  # type: ignore[call-overload]
+                args=list(args),
+                result_type=result_type,
+                start_to_close_timeout=timeout,
+                heartbeat_timeout=timedelta(seconds=30),
+                retry_policy=RETRY,
+                summary=name,
+            )
+        except BaseException as exc:
+            record.outcome = "failed"
+            record.detail = _describe_failure(exc)
+            record.ended_at = workflow.now()
+            raise
+        record.outcome = "done"
+        record.ended_at = workflow.now()
+        return result
+
+    async def _teardown(self, drill: DrillInput, drill_id: str) -> bool:
+        self._phase("tearing down")
+        try:
+            # False only means the copy was already gone: torn down either way.
+            await self._step(
+                "tear down copy",
+                PostgresActivities.teardown_copy,
+                drill.environment,
+                drill_id,
+                result_type=bool,
+            )
+        except ActivityError as exc:
+            workflow.logger.error("teardown of %s failed: %s", drill_id, exc)
+            return False
+        return True
+
+    def _phase(self, phase: str) -> None:
+        self._status.phase = phase
+        workflow.upsert_search_attributes([SearchAttributePair(PHASE, phase)])
+
+    def _report(
+        self,
+        drill: DrillInput,
+        started_at: datetime,
+        found: dict[str, object],
+        failure: str | None,
+        torn_down: bool,
+    ) -> DrillReport:
+        primary = found.get("primary")
+        recovered = found.get("recovered")
+        tables = found.get("tables") or []
+        validated_at = found.get("validated_at")
+        assert isinstance(tables, list)
+        missing = [t.table for t in tables if not t.ok]
+        if failure is None and missing:
+            failure = "tables missing or empty in the restored copy: " + ", ".join(
+                missing
+            )
+        verdict = "pass" if failure is None and torn_down else "fail"
+        if failure is None and not torn_down:
+            failure = "the drill copy could not be torn down; remove it by hand"
+        self._phase("done")
+        workflow.upsert_search_attributes([SearchAttributePair(VERDICT, verdict)])
+        return DrillReport(
+            environment=drill.environment,
+            workflow_id=workflow.info().workflow_id,
+            run_id=workflow.info().run_id,
+            requested_by=drill.requested_by,
+            reason=drill.reason,
+            verdict=verdict,
+            failure=failure,
+            started_at=started_at,
+            validated_at=validated_at if failure is None else None,  # type: ignore[arg-type]
+            finished_at=workflow.now(),
+            backup=found.get("backup"),  # type: ignore[arg-type]
+            primary=primary,  # type: ignore[arg-type]
+            recovered=recovered,  # type: ignore[arg-type]
+            rto_seconds=_rto(started_at, validated_at, failure),
+            rpo_seconds=_rpo(primary, recovered),
+            tables=tables,
+            steps=self._status.steps,
+            torn_down=torn_down,
+        )
+
+
+def _rto(
+    started_at: datetime, validated_at: object, failure: str | None
+) -> float | None:
+    """Drill start to validated copy; none when the copy never validated."""
+    if failure is not None or not isinstance(validated_at, datetime):
+        return None
+    return (validated_at - started_at).total_seconds()
+
+
+def _rpo(primary: object, recovered: object) -> float | None:
+    """Newest commit on production at drill start minus newest one recovered."""
+    if not isinstance(primary, PrimaryPosition) or not isinstance(
+        recovered, RecoveredPoint
+    ):
+        return None
+    # Without a commit time on both sides (the primary has committed nothing
+    # since it started, or the copy replayed no commit) the RPO is unknown.
+    if primary.newest_commit is None or recovered.newest_commit is None:
+        return None
+    return max(0.0, (primary.newest_commit - recovered.newest_commit).total_seconds())
+
+
+def _describe_failure(exc: BaseException) -> str:
+    cause = exc.__cause__ if isinstance(exc, ActivityError) else exc
+    if isinstance(cause, ApplicationError) and cause.type:
+        return f"{cause.type}: {cause.message}"
+    return str(cause or exc)
