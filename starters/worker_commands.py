@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 from typing import Any
 
 from odoo_dr.names import TASK_QUEUE
@@ -17,7 +18,11 @@ def register(commands: Any) -> None:
     parser = commands.add_parser("worker", help="run a worker until SIGTERM")
     add_inventory_argument(parser)
     parser.add_argument("--address", help="Temporal frontend host:port")
-    parser.add_argument("--namespace", default="default")
+    parser.add_argument(
+        "--namespace",
+        default=os.environ.get("ODOO_DR_TEMPORAL_NAMESPACE", "default"),
+        help="Temporal namespace (default: $ODOO_DR_TEMPORAL_NAMESPACE or default)",
+    )
     parser.add_argument("--task-queue", default=TASK_QUEUE)
     parser.set_defaults(handler=_worker)
 
