@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+from datetime import datetime
 from pathlib import Path
 
 import psycopg
@@ -19,6 +20,18 @@ from odoo_dr.models import PrimaryPosition, RecoveredPoint, RestoredCopy, TableC
 from odoo_dr.secrets import resolve_secret
 
 POLL_SECONDS = 0.5
+
+# The newest commit time a server knows of. pg_last_committed_xact() is empty
+# until the server commits (or replays) a transaction after its start, so
+# fall back to the commit timestamps of the last thousand transaction ids.
+# Both need track_commit_timestamp, which the copy inherits from production.
+NEWEST_COMMIT = """
+SELECT coalesce(
+  (pg_last_committed_xact()).timestamp,
+  (SELECT max(pg_xact_commit_timestamp((n.next - i)::text::xid))
+     FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next) n,
+          generate_series(1, least(1000, n.next - 3)) AS i))
+"""
 
 
 def node_conninfo(
@@ -63,12 +76,12 @@ class PostgresActivities:
             node_conninfo(node, env.odoo.database), autocommit=True
         ) as conn:
             cur = await conn.execute(
-                "SELECT pg_current_wal_lsn()::text,"
-                " (pg_last_committed_xact()).timestamp, clock_timestamp()"
+                "SELECT pg_current_wal_lsn()::text, clock_timestamp()"
             )
             row = await cur.fetchone()
-        assert row is not None
-        lsn, newest_commit, now = row
+            assert row is not None
+            lsn, now = row
+            newest_commit = await _newest_commit(conn)
         return PrimaryPosition(
             node=node.name, wal_lsn=lsn, newest_commit=newest_commit, observed_at=now
         )
@@ -151,11 +164,12 @@ class PostgresActivities:
                 " (SELECT timeline_id FROM pg_control_checkpoint())"
             )
             row = await cur.fetchone()
-        assert row is not None
-        in_recovery, replay_lsn, newest_commit, timeline = row
-        activity.heartbeat({"replay_lsn": replay_lsn, "in_recovery": in_recovery})
-        if in_recovery:
-            return None
+            assert row is not None
+            in_recovery, replay_lsn, replayed_commit, timeline = row
+            activity.heartbeat({"replay_lsn": replay_lsn, "in_recovery": in_recovery})
+            if in_recovery:
+                return None
+            newest_commit = replayed_commit or await _newest_commit(conn)
         return RecoveredPoint(
             replay_lsn=replay_lsn or "",
             newest_commit=newest_commit,
@@ -226,3 +240,9 @@ class PostgresActivities:
                 activity.logger.warning("drill copy %s was not running", drill_id)
         shutil.rmtree(folder)
         return True
+
+
+async def _newest_commit(conn: psycopg.AsyncConnection) -> datetime | None:
+    cur = await conn.execute(NEWEST_COMMIT)
+    row = await cur.fetchone()
+    return row[0] if row else None

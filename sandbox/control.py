@@ -358,3 +358,41 @@ def _wait_ports_free(ports: Ports, timeout: float = 10) -> None:
             if time.monotonic() > deadline:
                 raise SandboxError(f"port {port} ({name}) still in use after down")
             time.sleep(0.1)
+
+
+def archive_and_back_up(home: Path, timeout: float = 300) -> str:
+    """Close the current WAL segment, wait until it is archived, take a backup.
+
+    What a nightly backup job does after a day's work: afterwards the object
+    store holds everything committed so far. Returns the new backup's id.
+
+    Raises:
+        SandboxError: the sandbox is not up, or archiving does not catch up.
+    """
+    import psycopg
+
+    layout = Layout(home)
+    state = layout.read_state()
+    if state is None or "pg_primary" not in state.processes:
+        raise SandboxError(f"no sandbox is up in {layout.home}")
+    conninfo = postgres.superuser_conninfo(layout, state.ports.pg_primary)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
+        segment = row[0] if row else ""
+        deadline = time.monotonic() + timeout
+        while True:
+            archived = conn.execute(
+                "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver"
+            ).fetchone()
+            if archived and archived[0][:24] >= segment:
+                break
+            if time.monotonic() > deadline:
+                raise SandboxError(f"WAL segment {segment} not archived in {timeout} s")
+            time.sleep(0.2)
+    before = {b["backup_id"] for b in objectstore.list_backups(layout, state.ports.s3)}
+    objectstore.take_base_backup(
+        layout, state.ports.s3, state.ports.pg_primary, state.service_user
+    )
+    after = objectstore.list_backups(layout, state.ports.s3)
+    new = [b["backup_id"] for b in after if b["backup_id"] not in before]
+    return new[-1] if new else after[-1]["backup_id"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -41,7 +42,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
-    from starters import drill_commands, sandbox_commands, worker_commands
+    from starters import (
+        demo_commands,
+        drill_commands,
+        sandbox_commands,
+        worker_commands,
+    )
 
     parser = argparse.ArgumentParser(
         prog="odoo-dr", description="Disaster recovery for Odoo on Temporal."
@@ -51,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_commands.register(commands)
     worker_commands.register(commands)
     drill_commands.register(commands)
+    demo_commands.register(commands)
     return parser
 
 
@@ -64,5 +71,19 @@ def add_inventory_argument(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def run() -> None:
+    """Console-script entry point: exit with :func:`main`'s code."""
+    code = main()
+    if "temporalio.bridge.temporal_sdk_bridge" in sys.modules:
+        # The Temporal SDK's Rust runtime keeps threads that can abort
+        # CPython's finalization ("PyGILState_Release ... must be current",
+        # SIGABRT) after all work is done; temporalio/sdk-python issue 300.
+        # Skip finalization once output is flushed, so the exit code is ours.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -37,6 +37,11 @@ def register(commands: Any) -> None:
     down.add_argument("--purge", action="store_true", help="also delete all data")
     down.set_defaults(handler=_down)
 
+    backup = verbs.add_parser(
+        "backup", help="archive the current WAL segment and take a base backup"
+    )
+    backup.set_defaults(handler=_backup)
+
     seed = verbs.add_parser("seed", help="build the construction firm's Odoo data")
     seed.add_argument("--scale", type=float, default=1.0, help="1 is about 50 MB")
     seed.add_argument("--seed", type=int, default=42, help="random seed")
@@ -128,6 +133,14 @@ def _seed(args: argparse.Namespace) -> int:
         replace=args.replace,
     )
     print(summary.model_dump_json(indent=2))
+    return _backup(args)
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from sandbox.control import archive_and_back_up
+
+    backup_id = archive_and_back_up(_home(args))
+    print(f"WAL archived and base backup {backup_id} taken")
     return 0
 
 

@@ -1,0 +1,53 @@
+# odoo-dr: the two commands of the README, and what they need.
+#
+#   make demo   install what is missing, bring the sandbox up, seed it, run a
+#               restore drill on the real Temporal server, print the report
+#   make test   install what is missing and run the whole test suite
+#
+# The virtualenv is made from Debian's python3 (3.11), outside root's home,
+# because the sandbox's PostgreSQL runs as the 'postgres' account and its
+# archive_command runs barman-cloud from this virtualenv.
+
+PYTHON ?= /usr/bin/python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SCALE ?= 1
+DEB_PACKAGES := postgresql redis-server python3-venv python3-dev libpq-dev gcc
+
+.PHONY: demo test lint system-packages venv clean-sandbox
+
+demo: venv
+	$(BIN)/odoo-dr demo --scale $(SCALE)
+
+test: venv
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+venv: system-packages $(BIN)/.installed
+
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Debian packages: installed when missing and we are root; otherwise named.
+system-packages:
+	@missing=""; for p in $(DEB_PACKAGES); do \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; \
+	  fi; \
+	fi
+
+clean-sandbox:
+	-$(BIN)/odoo-dr sandbox down --purge
