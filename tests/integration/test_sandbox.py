@@ -84,9 +84,7 @@ def test_switched_wal_segment_arrives_in_the_bucket(sandbox: Sandbox):
     ) as conn:
         conn.execute("CREATE TABLE IF NOT EXISTS archive_probe (n int)")
         conn.execute("INSERT INTO archive_probe VALUES (1)")
-        segment = conn.execute(
-            "SELECT pg_walfile_name(pg_switch_wal())"
-        ).fetchone()[0]
+        segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
 
     def archived() -> bool:
         newest = objectstore.newest_wal_object(sandbox.layout, ports.s3)

@@ -1,0 +1,114 @@
+"""The restore drill, end to end on the sandbox's real services."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from temporalio.client import Client
+from temporalio.worker import Replayer, Worker
+
+from odoo_dr.models import DrillInput, DrillReport
+from sandbox.load import read_ledger, run_load
+from tests.conftest import Sandbox
+from workflows.drill import ODOO_TABLES, RestoreDrillWorkflow
+
+
+def primary_counts(conninfo: str) -> dict[str, int]:
+    with psycopg.connect(conninfo) as conn:
+        return {
+            table: conn.execute(
+                sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))
+            ).fetchone()[0]
+            for table in ODOO_TABLES
+        }
+
+
+async def run_drill(client: Client, task_queue: str, **options) -> DrillReport:
+    return await client.execute_workflow(
+        RestoreDrillWorkflow.run,
+        DrillInput(environment="sandbox", requested_by="pytest", **options),
+        id=f"test-drill-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+    )
+
+
+def drill_folders(sandbox: Sandbox) -> list[Path]:
+    return list(sandbox.env.drill.work_dir.iterdir())
+
+
+async def test_drill_restores_every_odoo_table_with_production_counts(
+    sandbox: Sandbox, seeded: str, client: Client, worker: Worker, task_queue: str
+):
+    expected = primary_counts(seeded)
+    report = await run_drill(client, task_queue)
+    assert report.verdict == "pass", report.failure
+    assert {t.table: t.rows for t in report.tables} == expected
+    assert report.rto_seconds is not None and report.rto_seconds > 0
+    assert report.torn_down and drill_folders(sandbox) == []
+
+
+async def test_drill_replays_archived_wal_written_after_the_backup(
+    sandbox: Sandbox, seeded: str, client: Client, worker: Worker, task_queue: str
+):
+    ledger = sandbox.layout.home / f"ledger-{uuid.uuid4().hex[:6]}.jsonl"
+    summary = run_load(seeded, rate=20, duration=3, ledger=ledger, seed=3)
+    assert summary.commits > 0
+    # Close the segment holding the load's commits, as archive_timeout would.
+    archive_wal_without_backup(sandbox)
+    expected = primary_counts(seeded)
+
+    report = await run_drill(client, task_queue)
+
+    assert report.verdict == "pass", report.failure
+    assert {t.table: t.rows for t in report.tables} == expected
+    newest_load_commit = max(e.commit_time for e in read_ledger(ledger))
+    assert report.recovered is not None and report.recovered.newest_commit is not None
+    assert report.recovered.newest_commit >= newest_load_commit
+    assert report.rpo_seconds == 0.0
+
+
+def archive_wal_without_backup(sandbox: Sandbox) -> None:
+    """Switch and archive WAL without a new base backup (the drill must replay)."""
+    from sandbox.postgres import superuser_conninfo
+
+    conninfo = superuser_conninfo(sandbox.layout, sandbox.state.ports.pg_primary)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+        for _ in range(300):
+            done = conn.execute(
+                "SELECT coalesce(last_archived_wal, '') >= %s FROM pg_stat_archiver",
+                (segment,),
+            ).fetchone()[0]
+            if done:
+                return
+            conn.execute("SELECT pg_sleep(0.2)")
+    raise AssertionError(f"segment {segment} was not archived")
+
+
+async def test_unknown_backup_fails_the_drill_with_its_reason_and_cleans_up(
+    sandbox: Sandbox, seeded: str, client: Client, worker: Worker, task_queue: str
+):
+    report = await run_drill(client, task_queue, backup_id="20000101T000000")
+    assert report.verdict == "fail"
+    assert report.failure is not None and "BackupNotFound" in report.failure
+    assert report.torn_down and drill_folders(sandbox) == []
+
+
+async def test_recorded_drill_history_replays_deterministically(
+    sandbox: Sandbox, seeded: str, client: Client, worker: Worker, task_queue: str
+):
+    workflow_id = f"test-drill-replay-{uuid.uuid4().hex[:8]}"
+    await client.execute_workflow(
+        RestoreDrillWorkflow.run,
+        DrillInput(environment="sandbox"),
+        id=workflow_id,
+        task_queue=task_queue,
+    )
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    replayer = Replayer(
+        workflows=[RestoreDrillWorkflow], data_converter=client.data_converter
+    )
+    await replayer.replay_workflow(history)
