@@ -9,9 +9,10 @@ stored evidence report come with later runbook work.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributePair
+from temporalio.common import RetryPolicy, SearchAttributeKey
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -28,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         RunbookStatus,
         StepRecord,
         TableCount,
+        Verdict,
     )
     from odoo_dr.names import SA_PHASE, SA_VERDICT
 
@@ -159,7 +161,7 @@ class RestoreDrillWorkflow:
         *args: object,
         result_type: type,
         timeout: timedelta = timedelta(minutes=5),
-    ) -> object:
+    ) -> Any:
         record = StepRecord(name=name, started_at=workflow.now())
         self._status.step = name
         self._status.steps.append(record)
@@ -200,7 +202,7 @@ class RestoreDrillWorkflow:
 
     def _phase(self, phase: str) -> None:
         self._status.phase = phase
-        workflow.upsert_search_attributes([SearchAttributePair(PHASE, phase)])
+        workflow.upsert_search_attributes([PHASE.value_set(phase)])
 
     def _report(
         self,
@@ -220,11 +222,11 @@ class RestoreDrillWorkflow:
             failure = "tables missing or empty in the restored copy: " + ", ".join(
                 missing
             )
-        verdict = "pass" if failure is None and torn_down else "fail"
+        verdict: Verdict = "pass" if failure is None and torn_down else "fail"
         if failure is None and not torn_down:
             failure = "the drill copy could not be torn down; remove it by hand"
         self._phase("done")
-        workflow.upsert_search_attributes([SearchAttributePair(VERDICT, verdict)])
+        workflow.upsert_search_attributes([VERDICT.value_set(verdict)])
         return DrillReport(
             environment=drill.environment,
             workflow_id=workflow.info().workflow_id,
