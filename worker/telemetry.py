@@ -17,8 +17,8 @@ from temporalio.contrib.opentelemetry import TracingInterceptor
 logger = logging.getLogger(__name__)
 
 
-def tracing_interceptor(exporter: SpanExporter | None = None) -> TracingInterceptor:
-    """Install a tracer provider and return Temporal's tracing interceptor.
+def tracer_provider(exporter: SpanExporter | None = None) -> TracerProvider:
+    """A tracer provider for odoo-dr.
 
     Args:
         exporter: where spans go; by default OTLP when
@@ -34,6 +34,14 @@ def tracing_interceptor(exporter: SpanExporter | None = None) -> TracingIntercep
         logger.info("exporting traces over OTLP")
     if exporter is not None:
         provider.add_span_processor(BatchSpanProcessor(exporter))
-    # The provider stays ours rather than global, so that tests and embedding
-    # programs can each build their own.
+    return provider
+
+
+def tracing_interceptor(provider: TracerProvider | None = None) -> TracingInterceptor:
+    """Temporal's tracing interceptor on ``provider`` (default: a new one).
+
+    The provider stays ours rather than global, so that tests and embedding
+    programs can each build their own.
+    """
+    provider = provider or tracer_provider()
     return TracingInterceptor(provider.get_tracer("odoo-dr"))

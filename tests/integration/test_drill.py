@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from pathlib import Path
 
@@ -112,3 +114,43 @@ async def test_recorded_drill_history_replays_deterministically(
         workflows=[RestoreDrillWorkflow], data_converter=client.data_converter
     )
     await replayer.replay_workflow(history)
+
+
+async def test_no_secret_value_enters_the_drill_history(
+    sandbox: Sandbox, seeded: str, client: Client, worker: Worker, task_queue: str
+):
+    workflow_id = f"test-drill-secrets-{uuid.uuid4().hex[:8]}"
+    await client.execute_workflow(
+        RestoreDrillWorkflow.run,
+        DrillInput(environment="sandbox"),
+        id=workflow_id,
+        task_queue=task_queue,
+    )
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    text = history_text(history.to_json())
+    secrets = [
+        path.read_text().strip()
+        for path in sandbox.layout.secrets.iterdir()
+        if path.name.endswith(("password", "key-id", "access-key"))
+    ]
+    assert len(secrets) >= 5
+    leaked = [s[:4] + "..." for s in secrets if s in text]
+    assert leaked == []
+
+
+def history_text(history_json: str) -> str:
+    """The history as text with every payload's base64 data decoded."""
+    decoded: list[str] = [history_json]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "metadata" in node and isinstance(node.get("data"), str):
+                decoded.append(base64.b64decode(node["data"]).decode(errors="replace"))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(json.loads(history_json))
+    return "\n".join(decoded)

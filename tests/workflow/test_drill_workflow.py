@@ -195,3 +195,35 @@ async def test_inspection_window_keeps_the_copy_then_tears_it_down(env):
     validated = report.validated_at
     assert validated is not None
     assert teardown.started_at - validated >= timedelta(hours=2)
+
+
+async def test_workflow_and_activities_are_traced(env):
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
+    from temporalio.client import Client
+
+    from worker.telemetry import tracer_provider, tracing_interceptor
+
+    exporter = InMemorySpanExporter()
+    provider = tracer_provider(exporter)
+    config = env.client.config()
+    config["interceptors"] = [tracing_interceptor(provider)]
+    traced = Client(**config)
+    queue = f"wf-{uuid.uuid4().hex[:6]}"
+    async with Worker(
+        traced,
+        task_queue=queue,
+        workflows=[RestoreDrillWorkflow],
+        activities=FakeDrillActivities().all(),
+    ):
+        await traced.execute_workflow(
+            RestoreDrillWorkflow.run,
+            DrillInput(environment="sandbox"),
+            id=f"wf-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+        )
+    provider.force_flush()
+    names = {span.name for span in exporter.get_finished_spans()}
+    assert "RunWorkflow:RestoreDrill" in names
+    assert "RunActivity:restore_backup" in names
