@@ -14,6 +14,7 @@ from temporalio.worker import Worker
 
 from odoo_dr.inventory import Inventory
 from odoo_dr.names import TASK_QUEUE
+from worker.interceptors import RefuseBadInputInterceptor
 from worker.registry import WORKFLOWS, activities_for
 from worker.telemetry import tracing_interceptor
 
@@ -43,6 +44,7 @@ def build_worker(
         workflows=WORKFLOWS,
         activities=activities_for(inventory),
         activity_executor=ThreadPoolExecutor(max_workers=8),
+        interceptors=[RefuseBadInputInterceptor()],
         graceful_shutdown_timeout=_GRACE,
     )
 

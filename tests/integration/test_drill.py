@@ -154,3 +154,25 @@ def history_text(history_json: str) -> str:
 
     walk(json.loads(history_json))
     return "\n".join(decoded)
+
+
+async def test_unknown_environment_fails_at_once_without_retries(
+    sandbox: Sandbox, client: Client, worker: Worker, task_queue: str
+):
+    workflow_id = f"test-drill-env-{uuid.uuid4().hex[:8]}"
+    report = await client.execute_workflow(
+        RestoreDrillWorkflow.run,
+        DrillInput(environment="no-such-env"),
+        id=workflow_id,
+        task_queue=task_queue,
+    )
+    assert report.verdict == "fail"
+    assert report.failure.startswith("BadInput: unknown environment 'no-such-env'")
+    assert [s.outcome for s in report.steps][0] == "failed"
+    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert attempts and max(attempts) == 1
