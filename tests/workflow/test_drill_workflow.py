@@ -6,6 +6,7 @@ timers); the real activities are exercised in tests/integration.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import sys
 import uuid
@@ -227,3 +228,31 @@ async def test_workflow_and_activities_are_traced(env):
     names = {span.name for span in exporter.get_finished_spans()}
     assert "RunWorkflow:RestoreDrill" in names
     assert "RunActivity:restore_backup" in names
+
+
+async def test_cancelled_drill_still_tears_the_copy_down(env):
+    from temporalio.client import WorkflowFailureError
+
+    fakes = FakeDrillActivities()
+    queue = f"wf-{uuid.uuid4().hex[:6]}"
+    async with Worker(
+        env.client,
+        task_queue=queue,
+        workflows=[RestoreDrillWorkflow],
+        activities=fakes.all(),
+    ):
+        handle = await env.client.start_workflow(
+            RestoreDrillWorkflow.run,
+            DrillInput(environment="sandbox", keep_copy_for=timedelta(hours=8)),
+            id=f"wf-{uuid.uuid4().hex[:8]}",
+            task_queue=queue,
+        )
+        for _ in range(100):
+            status = await handle.query(RestoreDrillWorkflow.status)
+            if status.waiting_for:
+                break
+            await asyncio.sleep(0.05)
+        await handle.cancel()
+        with pytest.raises(WorkflowFailureError):
+            await handle.result()
+    assert fakes.torn_down == [f"drill-{handle.result_run_id}"]
