@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 import uuid
 from typing import Any
 
@@ -79,8 +80,14 @@ async def _start_and_wait(args: argparse.Namespace) -> tuple[DrillReport, str | 
         ),
         static_summary=f"Restore drill of {args.env}",
     )
+    link = run_link(temporal_ui(args.ui), workflow_id, handle.result_run_id)
+    print(
+        f"started {workflow_id} ({link or 'no UI address known'}); waiting for it. "
+        f"It runs when a worker polls task queue {TASK_QUEUE}: odoo-dr worker",
+        file=sys.stderr,
+    )
     report = await handle.result()
-    return report, run_link(temporal_ui(args.ui), workflow_id, handle.result_run_id)
+    return report, link
 
 
 def render_report(report: DrillReport) -> str:
