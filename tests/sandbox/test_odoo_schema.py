@@ -104,3 +104,15 @@ def test_existing_tables_lists_what_drop_tables_removes(schema_database: str) ->
         assert odoo_schema.existing_tables(conn) == list(odoo_schema.TABLES)
         odoo_schema.drop_tables(conn)
         assert odoo_schema.existing_tables(conn) == []
+
+
+def test_sandbox_schema_has_the_odoo_17_version_dependent_columns(
+    schema_database: str,
+) -> None:
+    from odoo_dr.odoo_versions import schema_for
+
+    odoo17 = schema_for("17.0")
+    assert odoo17.project_analytic_column in _columns(
+        schema_database, "project_project"
+    )
+    assert set(odoo17.cron_columns) <= set(_columns(schema_database, "ir_cron"))
