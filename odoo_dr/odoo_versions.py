@@ -47,29 +47,22 @@ _PURCHASE_STATES = ("draft", "sent", "to approve", "purchase", "done", "cancel")
 _PAYSLIP_STATES = ("draft", "verify", "done", "paid", "cancel")
 _CRON_UP_TO_17 = ("active", "nextcall", "lastcall", "numbercall", "doall", "priority")
 
+_ODOO_16 = OdooSchema(
+    version="16.0",
+    project_analytic_column="analytic_account_id",
+    payslip_run_states=("draft", "verify", "close", "paid"),
+    payslip_run_open_states=("draft", "verify"),
+    payslip_run_closed_states=("close", "paid"),
+    payslip_states=_PAYSLIP_STATES,
+    payment_states=_PAYMENT_STATES,
+    purchase_states=_PURCHASE_STATES,
+    cron_columns=_CRON_UP_TO_17,
+)
+
 _SCHEMAS: dict[str, OdooSchema] = {
-    "16.0": OdooSchema(
-        version="16.0",
-        project_analytic_column="analytic_account_id",
-        payslip_run_states=("draft", "verify", "close", "paid"),
-        payslip_run_open_states=("draft", "verify"),
-        payslip_run_closed_states=("close", "paid"),
-        payslip_states=_PAYSLIP_STATES,
-        payment_states=_PAYMENT_STATES,
-        purchase_states=_PURCHASE_STATES,
-        cron_columns=_CRON_UP_TO_17,
-    ),
-    "17.0": OdooSchema(
-        version="17.0",
-        project_analytic_column="analytic_account_id",
-        payslip_run_states=("draft", "verify", "close", "paid"),
-        payslip_run_open_states=("draft", "verify"),
-        payslip_run_closed_states=("close", "paid"),
-        payslip_states=_PAYSLIP_STATES,
-        payment_states=_PAYMENT_STATES,
-        purchase_states=_PURCHASE_STATES,
-        cron_columns=_CRON_UP_TO_17,
-    ),
+    "16.0": _ODOO_16,
+    # 17 reads the same in every table odoo-dr looks at.
+    "17.0": _ODOO_16.model_copy(update={"version": "17.0"}),
     # 18 renames the project's analytic column, numbers the payslip run
     # states, adds payment_state 'blocked' and drops numbercall/doall.
     "18.0": OdooSchema(
