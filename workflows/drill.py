@@ -8,6 +8,7 @@ stored evidence report come with later runbook work.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -58,6 +59,17 @@ PHASE = SearchAttributeKey.for_keyword(SA_PHASE)
 VERDICT = SearchAttributeKey.for_keyword(SA_VERDICT)
 
 
+@dataclass
+class _Findings:
+    """What the drill's steps found so far; the report is built from it."""
+
+    primary: PrimaryPosition | None = None
+    backup: BackupChoice | None = None
+    recovered: RecoveredPoint | None = None
+    tables: list[TableCount] = field(default_factory=list)
+    validated_at: datetime | None = None
+
+
 @workflow.defn(name="RestoreDrill")
 class RestoreDrillWorkflow:
     """Prove that the newest backup of an environment restores, and how fast."""
@@ -82,7 +94,7 @@ class RestoreDrillWorkflow:
         """Run the drill; the report comes back whether it passed or failed."""
         started_at = workflow.info().start_time
         drill_id = f"drill-{workflow.info().run_id}"
-        found: dict[str, object] = {}
+        found = _Findings()
         failure: str | None = None
         torn_down = False
         try:
@@ -94,27 +106,24 @@ class RestoreDrillWorkflow:
             torn_down = await self._teardown(drill, drill_id)
         return self._report(drill, started_at, found, failure, torn_down)
 
-    async def _drill(
-        self, drill: DrillInput, drill_id: str, found: dict[str, object]
-    ) -> None:
+    async def _drill(self, drill: DrillInput, drill_id: str, found: _Findings) -> None:
         env = drill.environment
 
         # Where production stands now: the RPO is measured against this.
-        found["primary"] = await self._step(
+        found.primary = await self._step(
             "capture primary position",
             PostgresActivities.capture_primary_position,
             env,
             result_type=PrimaryPosition,
         )
 
-        backup: BackupChoice = await self._step(
+        found.backup = backup = await self._step(
             "select backup",
             BackupActivities.select_backup,
             env,
             drill.backup_id,
             result_type=BackupChoice,
         )
-        found["backup"] = backup
 
         self._phase("restoring")
         copy: RestoredCopy = await self._step(
@@ -127,7 +136,7 @@ class RestoreDrillWorkflow:
             timeout=timedelta(hours=4),
         )
 
-        found["recovered"] = await self._step(
+        found.recovered = await self._step(
             "replay archived WAL",
             PostgresActivities.start_restored_copy,
             env,
@@ -137,7 +146,7 @@ class RestoreDrillWorkflow:
         )
 
         self._phase("validating")
-        tables: list[TableCount] = await self._step(
+        found.tables = await self._step(
             "count Odoo tables",
             PostgresActivities.count_tables,
             env,
@@ -145,8 +154,7 @@ class RestoreDrillWorkflow:
             ODOO_TABLES,
             result_type=list[TableCount],
         )
-        found["tables"] = tables
-        found["validated_at"] = workflow.now()
+        found.validated_at = workflow.now()
 
         # Keep the copy for a person to look at, when asked, before teardown.
         if drill.keep_copy_for > timedelta(0):
@@ -208,16 +216,11 @@ class RestoreDrillWorkflow:
         self,
         drill: DrillInput,
         started_at: datetime,
-        found: dict[str, object],
+        found: _Findings,
         failure: str | None,
         torn_down: bool,
     ) -> DrillReport:
-        primary = found.get("primary")
-        recovered = found.get("recovered")
-        tables = found.get("tables") or []
-        validated_at = found.get("validated_at")
-        assert isinstance(tables, list)
-        missing = [t.table for t in tables if not t.ok]
+        missing = [t.table for t in found.tables if not t.ok]
         if failure is None and missing:
             failure = "tables missing or empty in the restored copy: " + ", ".join(
                 missing
@@ -236,33 +239,33 @@ class RestoreDrillWorkflow:
             verdict=verdict,
             failure=failure,
             started_at=started_at,
-            validated_at=validated_at if failure is None else None,  # type: ignore[arg-type]
+            validated_at=found.validated_at if failure is None else None,
             finished_at=workflow.now(),
-            backup=found.get("backup"),  # type: ignore[arg-type]
-            primary=primary,  # type: ignore[arg-type]
-            recovered=recovered,  # type: ignore[arg-type]
-            rto_seconds=_rto(started_at, validated_at, failure),
-            rpo_seconds=_rpo(primary, recovered),
-            tables=tables,
+            backup=found.backup,
+            primary=found.primary,
+            recovered=found.recovered,
+            rto_seconds=_rto(started_at, found.validated_at, failure),
+            rpo_seconds=_rpo(found.primary, found.recovered),
+            tables=found.tables,
             steps=self._status.steps,
             torn_down=torn_down,
         )
 
 
 def _rto(
-    started_at: datetime, validated_at: object, failure: str | None
+    started_at: datetime, validated_at: datetime | None, failure: str | None
 ) -> float | None:
     """Drill start to validated copy; none when the copy never validated."""
-    if failure is not None or not isinstance(validated_at, datetime):
+    if failure is not None or validated_at is None:
         return None
     return (validated_at - started_at).total_seconds()
 
 
-def _rpo(primary: object, recovered: object) -> float | None:
+def _rpo(
+    primary: PrimaryPosition | None, recovered: RecoveredPoint | None
+) -> float | None:
     """Newest commit on production at drill start minus newest one recovered."""
-    if not isinstance(primary, PrimaryPosition) or not isinstance(
-        recovered, RecoveredPoint
-    ):
+    if primary is None or recovered is None:
         return None
     # Without a commit time on both sides (the primary has committed nothing
     # since it started, or the copy replayed no commit) the RPO is unknown.
