@@ -85,7 +85,7 @@ def up(options: UpOptions, progress: Callable[[str], None] = print) -> SandboxSt
     user = service_user()
     previous = layout.read_state()
     ports = _choose_ports(previous, options.ports)
-    running = _running_components(layout, previous)
+    running = _running_components(previous)
     for component in COMPONENTS:
         if component not in running:
             for name in PORTS_OF[component]:
@@ -176,7 +176,7 @@ def _choose_ports(previous: SandboxState | None, requested: dict[str, int]) -> P
     return Ports(**{name: requested.get(name) or next(free) for name in names})
 
 
-def _running_components(layout: Layout, state: SandboxState | None) -> set[str]:
+def _running_components(state: SandboxState | None) -> set[str]:
     if state is None:
         return set()
     return {
@@ -280,7 +280,7 @@ def _start_temporal(
     layout: Layout, b: _Binaries, ports: Ports, user: str | None
 ) -> ProcessRecord:
     pid = start_detached(
-        temporal.temporal_command(layout, ports),
+        temporal.temporal_command(b.temporal, layout, ports),
         log_file=layout.log("temporal"),
         cwd=layout.home,
     )
@@ -360,8 +360,37 @@ def _wait_ports_free(ports: Ports, timeout: float = 10) -> None:
             time.sleep(0.1)
 
 
+def archive_current_wal(home: Path, timeout: float = 300) -> str:
+    """Close the primary's current WAL segment and wait until it is archived.
+
+    What ``archive_timeout`` does on its own after a minute, done now, so
+    that the object store holds every commit made so far. Returns the
+    segment's name.
+
+    Raises:
+        SandboxError: the sandbox is not up, or archiving does not catch up.
+    """
+    import psycopg
+
+    layout, state = _running_state(home)
+    conninfo = postgres.superuser_conninfo(layout, state.ports.pg_primary)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
+        segment = str(row[0]) if row else ""
+        deadline = time.monotonic() + timeout
+        while True:
+            archived = conn.execute(
+                "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver"
+            ).fetchone()
+            if archived and archived[0][:24] >= segment:
+                return segment
+            if time.monotonic() > deadline:
+                raise SandboxError(f"WAL segment {segment} not archived in {timeout} s")
+            time.sleep(0.2)
+
+
 def archive_and_back_up(home: Path, timeout: float = 300) -> str:
-    """Close the current WAL segment, wait until it is archived, take a backup.
+    """Archive the current WAL segment, then take a base backup.
 
     What a nightly backup job does after a day's work: afterwards the object
     store holds everything committed so far. Returns the new backup's id.
@@ -369,26 +398,8 @@ def archive_and_back_up(home: Path, timeout: float = 300) -> str:
     Raises:
         SandboxError: the sandbox is not up, or archiving does not catch up.
     """
-    import psycopg
-
-    layout = Layout(home)
-    state = layout.read_state()
-    if state is None or "pg_primary" not in state.processes:
-        raise SandboxError(f"no sandbox is up in {layout.home}")
-    conninfo = postgres.superuser_conninfo(layout, state.ports.pg_primary)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        row = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()
-        segment = row[0] if row else ""
-        deadline = time.monotonic() + timeout
-        while True:
-            archived = conn.execute(
-                "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver"
-            ).fetchone()
-            if archived and archived[0][:24] >= segment:
-                break
-            if time.monotonic() > deadline:
-                raise SandboxError(f"WAL segment {segment} not archived in {timeout} s")
-            time.sleep(0.2)
+    archive_current_wal(home, timeout)
+    layout, state = _running_state(home)
     before = {b["backup_id"] for b in objectstore.list_backups(layout, state.ports.s3)}
     objectstore.take_base_backup(
         layout, state.ports.s3, state.ports.pg_primary, state.service_user
@@ -396,3 +407,11 @@ def archive_and_back_up(home: Path, timeout: float = 300) -> str:
     after = objectstore.list_backups(layout, state.ports.s3)
     new = [b["backup_id"] for b in after if b["backup_id"] not in before]
     return new[-1] if new else after[-1]["backup_id"]
+
+
+def _running_state(home: Path) -> tuple[Layout, SandboxState]:
+    layout = Layout(home)
+    state = layout.read_state()
+    if state is None or "pg_primary" not in state.processes:
+        raise SandboxError(f"no sandbox is up in {layout.home}")
+    return layout, state

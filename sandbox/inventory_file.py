@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from odoo_dr.inventory import (
     DrillSettings,
@@ -39,40 +41,43 @@ def sandbox_environment(
     ports = state.ports
     access = LocalAccess(os_user=state.service_user)
     superuser_password = SecretRef(file=layout.secret("postgres-password"))
+
+    def node(
+        name: str,
+        role: Literal["primary", "standby"],
+        port: int,
+        data_dir: Path,
+        slot: str | None = None,
+    ) -> Region:
+        return Region(
+            postgres=[
+                PostgresNode(
+                    name=name,
+                    role=role,
+                    host=LOOPBACK,
+                    port=port,
+                    data_dir=data_dir,
+                    bindir=pg_bindir,
+                    access=access,
+                    password=superuser_password,
+                    replication_slot=slot,
+                )
+            ]
+        )
+
     return Environment(
         name=ENVIRONMENT,
         description="odoo-dr sandbox on loopback: region A primary, region B standby",
         primary_region="a",
         standby_region="b",
         regions={
-            "a": Region(
-                postgres=[
-                    PostgresNode(
-                        name="pg-a",
-                        role="primary",
-                        host=LOOPBACK,
-                        port=ports.pg_primary,
-                        data_dir=layout.primary_data,
-                        bindir=pg_bindir,
-                        access=access,
-                        password=superuser_password,
-                    )
-                ]
-            ),
-            "b": Region(
-                postgres=[
-                    PostgresNode(
-                        name="pg-b",
-                        role="standby",
-                        host=LOOPBACK,
-                        port=ports.pg_standby,
-                        data_dir=layout.standby_data,
-                        bindir=pg_bindir,
-                        access=access,
-                        password=superuser_password,
-                        replication_slot=SLOT,
-                    )
-                ]
+            "a": node("pg-a", "primary", ports.pg_primary, layout.primary_data),
+            "b": node(
+                "pg-b",
+                "standby",
+                ports.pg_standby,
+                layout.standby_data,
+                slot=SLOT,
             ),
         },
         object_store=ObjectStore(
@@ -99,14 +104,14 @@ def sandbox_environment(
         tiers=[
             RecoveryTier(
                 name="payroll-payables",
-                rto="1h",  # type: ignore[arg-type]
-                rpo="5m",  # type: ignore[arg-type]
+                rto=timedelta(hours=1),
+                rpo=timedelta(minutes=5),
                 areas=["payroll", "payables", "procurement"],
             ),
             RecoveryTier(
                 name="reporting",
-                rto="24h",  # type: ignore[arg-type]
-                rpo="24h",  # type: ignore[arg-type]
+                rto=timedelta(hours=24),
+                rpo=timedelta(hours=24),
                 areas=["project_cost", "attachments"],
             ),
         ],

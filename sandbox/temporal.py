@@ -24,10 +24,10 @@ def temporal_cli() -> Path:
     return find_binary("temporal", hint=TEMPORAL_HINT)
 
 
-def temporal_command(layout: Layout, ports: Ports) -> list[str]:
+def temporal_command(cli: Path, layout: Layout, ports: Ports) -> list[str]:
     """The dev server's command line: loopback only, SQLite, search attributes."""
     argv = [
-        str(temporal_cli()),
+        str(cli),
         "server",
         "start-dev",
         "--ip",

@@ -9,10 +9,11 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer, Worker
 
 from odoo_dr.models import DrillInput, DrillReport
+from sandbox.control import archive_current_wal
 from sandbox.load import read_ledger, run_load
 from tests.conftest import Sandbox
 from workflows.drill import ODOO_TABLES, RestoreDrillWorkflow
@@ -28,13 +29,27 @@ def primary_counts(conninfo: str) -> dict[str, int]:
         }
 
 
-async def run_drill(client: Client, task_queue: str, **options) -> DrillReport:
+async def run_drill(
+    client: Client,
+    task_queue: str,
+    *,
+    workflow_id: str | None = None,
+    environment: str = "sandbox",
+    **options,
+) -> DrillReport:
     return await client.execute_workflow(
         RestoreDrillWorkflow.run,
-        DrillInput(environment="sandbox", requested_by="pytest", **options),
-        id=f"test-drill-{uuid.uuid4().hex[:8]}",
+        DrillInput(environment=environment, requested_by="pytest", **options),
+        id=workflow_id or f"test-drill-{uuid.uuid4().hex[:8]}",
         task_queue=task_queue,
     )
+
+
+async def drill_history(client: Client, task_queue: str) -> WorkflowHistory:
+    """Run a drill of the sandbox and return its recorded history."""
+    workflow_id = f"test-drill-{uuid.uuid4().hex[:8]}"
+    await run_drill(client, task_queue, workflow_id=workflow_id)
+    return await client.get_workflow_handle(workflow_id).fetch_history()
 
 
 def drill_folders(sandbox: Sandbox) -> list[Path]:
@@ -58,8 +73,9 @@ async def test_drill_replays_archived_wal_written_after_the_backup(
     ledger = sandbox.layout.home / f"ledger-{uuid.uuid4().hex[:6]}.jsonl"
     summary = run_load(seeded, rate=20, duration=3, ledger=ledger, seed=3)
     assert summary.commits > 0
-    # Close the segment holding the load's commits, as archive_timeout would.
-    archive_wal_without_backup(sandbox)
+    # Close the segment holding the load's commits, as archive_timeout would,
+    # but take no new base backup: the drill must replay the WAL.
+    archive_current_wal(sandbox.layout.home)
     expected = primary_counts(seeded)
 
     report = await run_drill(client, task_queue)
@@ -70,24 +86,6 @@ async def test_drill_replays_archived_wal_written_after_the_backup(
     assert report.recovered is not None and report.recovered.newest_commit is not None
     assert report.recovered.newest_commit >= newest_load_commit
     assert report.rpo_seconds == 0.0
-
-
-def archive_wal_without_backup(sandbox: Sandbox) -> None:
-    """Switch and archive WAL without a new base backup (the drill must replay)."""
-    from sandbox.postgres import superuser_conninfo
-
-    conninfo = superuser_conninfo(sandbox.layout, sandbox.state.ports.pg_primary)
-    with psycopg.connect(conninfo, autocommit=True) as conn:
-        segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
-        for _ in range(300):
-            done = conn.execute(
-                "SELECT coalesce(last_archived_wal, '') >= %s FROM pg_stat_archiver",
-                (segment,),
-            ).fetchone()[0]
-            if done:
-                return
-            conn.execute("SELECT pg_sleep(0.2)")
-    raise AssertionError(f"segment {segment} was not archived")
 
 
 async def test_unknown_backup_fails_the_drill_with_its_reason_and_cleans_up(
@@ -102,14 +100,7 @@ async def test_unknown_backup_fails_the_drill_with_its_reason_and_cleans_up(
 async def test_recorded_drill_history_replays_deterministically(
     sandbox: Sandbox, seeded: str, client: Client, worker: Worker, task_queue: str
 ):
-    workflow_id = f"test-drill-replay-{uuid.uuid4().hex[:8]}"
-    await client.execute_workflow(
-        RestoreDrillWorkflow.run,
-        DrillInput(environment="sandbox"),
-        id=workflow_id,
-        task_queue=task_queue,
-    )
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    history = await drill_history(client, task_queue)
     replayer = Replayer(
         workflows=[RestoreDrillWorkflow], data_converter=client.data_converter
     )
@@ -119,14 +110,7 @@ async def test_recorded_drill_history_replays_deterministically(
 async def test_no_secret_value_enters_the_drill_history(
     sandbox: Sandbox, seeded: str, client: Client, worker: Worker, task_queue: str
 ):
-    workflow_id = f"test-drill-secrets-{uuid.uuid4().hex[:8]}"
-    await client.execute_workflow(
-        RestoreDrillWorkflow.run,
-        DrillInput(environment="sandbox"),
-        id=workflow_id,
-        task_queue=task_queue,
-    )
-    history = await client.get_workflow_handle(workflow_id).fetch_history()
+    history = await drill_history(client, task_queue)
     text = history_text(history.to_json())
     secrets = [
         path.read_text().strip()
@@ -159,12 +143,9 @@ def history_text(history_json: str) -> str:
 async def test_unknown_environment_fails_at_once_without_retries(
     sandbox: Sandbox, client: Client, worker: Worker, task_queue: str
 ):
-    workflow_id = f"test-drill-env-{uuid.uuid4().hex[:8]}"
-    report = await client.execute_workflow(
-        RestoreDrillWorkflow.run,
-        DrillInput(environment="no-such-env"),
-        id=workflow_id,
-        task_queue=task_queue,
+    workflow_id = f"test-drill-{uuid.uuid4().hex[:8]}"
+    report = await run_drill(
+        client, task_queue, workflow_id=workflow_id, environment="no-such-env"
     )
     assert report.verdict == "fail"
     assert report.failure.startswith("BadInput: unknown environment 'no-such-env'")
