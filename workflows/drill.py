@@ -2,8 +2,9 @@
 
 Restore the newest base backup and the archived WAL into an isolated copy,
 check that Odoo's tables came back, measure RTO and RPO, tear the copy down,
-and return the report. Deeper validation, neutralization, approvals and the
-stored evidence report come with later runbook work.
+and return the report. It does not yet validate business data, neutralize
+the copy (Odoo crons, outgoing mail, payment providers), wait for approvals
+or store an evidence report: it only counts rows of Odoo's tables.
 """
 
 from __future__ import annotations
