@@ -352,6 +352,16 @@ _TABLES: dict[str, str] = {
             nextcall timestamp without time zone NOT NULL,
             lastcall timestamp without time zone,
             priority integer""",
+    "ir_module_module": """
+        CREATE TABLE ir_module_module (
+            id serial PRIMARY KEY,
+            name varchar NOT NULL,
+            state varchar,
+            latest_version varchar,
+            author varchar,
+            license varchar,
+            application boolean,
+            auto_install boolean""",
     "ir_config_parameter": """
         CREATE TABLE ir_config_parameter (
             id serial PRIMARY KEY,
@@ -461,6 +471,7 @@ _FOREIGN_KEYS: tuple[tuple[str, str, str, str], ...] = (
 # Odoo's unique constraints and indexes, plus those validation queries need.
 _INDEXES: tuple[str, ...] = (
     "CREATE UNIQUE INDEX ir_config_parameter_key_uniq ON ir_config_parameter (key)",
+    "CREATE UNIQUE INDEX ir_module_module_name_uniq ON ir_module_module (name)",
     "CREATE UNIQUE INDEX queue_job_uuid_index ON queue_job (uuid)",
     "CREATE INDEX queue_job_state_index ON queue_job (state)",
     "CREATE INDEX ir_attachment_res_idx ON ir_attachment (res_model, res_id)",

@@ -871,6 +871,29 @@ _PROVIDER = _Table(
     "is_published",
     "sequence",
 )
+_MODULE = _Table(
+    "ir_module_module",
+    "name",
+    "state",
+    "latest_version",
+    "author",
+    "license",
+    "application",
+    "auto_install",
+)
+# The installed modules validation asks about, with Odoo 17's version numbers.
+_MODULES = (
+    # name, latest version, license, application
+    ("base", "17.0.1.3", "LGPL-3", False),
+    ("mail", "17.0.1.15", "LGPL-3", True),
+    ("account", "17.0.1.2", "LGPL-3", False),
+    ("purchase", "17.0.1.2", "LGPL-3", True),
+    ("project", "17.0.1.3", "LGPL-3", True),
+    ("hr_timesheet", "17.0.1.0", "LGPL-3", False),
+    ("hr_payroll", "17.0.1.0", "OEEL-1", True),
+    ("payment", "17.0.2.0", "LGPL-3", False),
+    ("queue_job", "17.0.1.1.0", "LGPL-3", False),
+)
 _CRONS = (
     # name, interval number, interval type, priority
     ("Mail: Email Queue Manager", 1, "hours", 10),
@@ -912,6 +935,7 @@ def _write_settings(firm: _Seeding, rng: random.Random) -> None:
             for pid, (key, value) in enumerate(parameters.items(), start=1)
         ],
     )
+    _write_modules(firm)
     _write_crons(firm)
     server = _MAIL_SERVER.row(
         id=1,
@@ -940,6 +964,28 @@ def _write_settings(firm: _Seeding, rng: random.Random) -> None:
         for pid, (name, code, state, company) in enumerate(_PROVIDERS, start=1)
     ]
     firm.copy(_PROVIDER, providers)
+
+
+def _write_modules(firm: _Seeding) -> None:
+    """The installed modules, as ir_module_module lists them."""
+    firm.copy(
+        _MODULE,
+        [
+            _MODULE.row(
+                id=mid,
+                name=name,
+                state="installed",
+                latest_version=version,
+                author="Odoo S.A." if name != "queue_job" else "ACSONE SA/NV",
+                license=license_,
+                application=application,
+                auto_install=False,
+            )
+            for mid, (name, version, license_, application) in enumerate(
+                _MODULES, start=1
+            )
+        ],
+    )
 
 
 def _write_crons(firm: _Seeding) -> None:

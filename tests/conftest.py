@@ -23,6 +23,7 @@ from odoo_dr.inventory import Environment, Inventory, load_inventory
 from sandbox.control import UpOptions, down, up
 from sandbox.layout import Layout, SandboxState
 from sandbox.temporal import temporal_address
+from tests.clusters import database, pg_cluster  # noqa: F401  (fixtures)
 from worker.main import build_worker, connect
 
 

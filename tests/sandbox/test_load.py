@@ -14,7 +14,7 @@ from sandbox.load import (
     run_load,
 )
 from sandbox.seed import seed_database
-from tests.sandbox.conftest import Cluster
+from tests.clusters import Cluster
 from tests.sandbox.test_seed import verify_hash_chains
 
 

@@ -7,7 +7,7 @@ from psycopg import sql
 
 from sandbox import odoo_schema
 from sandbox.seed import SeedRefusedError, SeedSummary, inalterable_hash, seed_database
-from tests.sandbox.conftest import Cluster
+from tests.clusters import Cluster
 
 SCALE = 0.1
 

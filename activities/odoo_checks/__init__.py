@@ -1,0 +1,1 @@
+"""The validation catalogue: one module of checks per business area."""
