@@ -169,6 +169,14 @@ class OdooDeployment(_Model):
     replicas: int = Field(default=1, ge=0)
 
 
+class OdooValidation(_Model):
+    """How validation reaches Odoo itself, beyond its database."""
+
+    login: str | None = None
+    password: SecretRef | None = None
+    canary: bool = False
+
+
 class OdooApp(_Model):
     """The Odoo application whose database is protected."""
 
@@ -177,8 +185,15 @@ class OdooApp(_Model):
     db_user: str = "odoo"
     db_password: SecretRef | None = None
     url: str | None = None
+    base_urls: dict[str, str] = {}
     filestore: Path | None = None
     deployments: list[OdooDeployment] = []
+    database_uuid: str | None = None
+    validation: OdooValidation = OdooValidation()
+
+    def base_url(self, region: str) -> str | None:
+        """The address users reach Odoo at when ``region`` serves it."""
+        return self.base_urls.get(region) or self.url
 
 
 class Traffic(_Model):
@@ -250,6 +265,9 @@ class Environment(_Model):
                 raise ValueError(f"{field} {region!r} is not a region (known: {known})")
         if self.primary_region == self.standby_region:
             raise ValueError("primary_region and standby_region must differ")
+        strays = sorted(set(self.odoo.base_urls) - set(self.regions))
+        if strays:
+            raise ValueError(f"odoo.base_urls names unknown region(s) {strays}")
         primaries = [n for n in self.all_nodes() if n.role == "primary"]
         if len(primaries) != 1:
             raise ValueError(
