@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 CheckVerdict = Literal["pass", "fail", "warn", "skipped"]
 OverallVerdict = Literal["pass", "warn", "fail"]
 Figure = int | float | str | bool | None
+Direction = Literal["target-newer", "target-older", "same"]
 
 # The business areas of the catalogue, in the order a report lists them.
 AREAS: tuple[str, ...] = (
@@ -133,7 +134,7 @@ class FingerprintComparison(BaseModel):
     fingerprint_source: str
     fingerprint_commit: datetime | None
     target_commit: datetime | None
-    direction: Literal["target-newer", "target-older", "same"]
+    direction: Direction
     transactions_between: int
     rows_between: int
     differences: list[FingerprintDifference] = []

@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import psycopg
+
+from activities.odoo_checks import fingerprint
+from odoo_dr.validation import Fingerprint, FingerprintComparison
+from tests.clusters import Cluster
+from tests.validation.conftest import OdooCopy
+
+# Three transactions as the site writes them: a bill paid, a timesheet, a PO.
+_LATER_WORK = (
+    "UPDATE account_move SET payment_state = 'paid', amount_residual = 0 "
+    "WHERE id = (SELECT max(id) FROM account_move WHERE state = 'posted' "
+    "AND payment_state = 'not_paid')",
+    "INSERT INTO account_analytic_line (name, date, amount, unit_amount, "
+    "account_id, company_id, project_id) SELECT 'Formwork', current_date, -120, 2, "
+    "account_id, company_id, project_id FROM account_analytic_line "
+    "WHERE project_id IS NOT NULL LIMIT 1",
+    "UPDATE purchase_order SET priority = '1' WHERE id = (SELECT min(id) FROM "
+    "purchase_order)",
+)
+
+
+def _clone(cluster: Cluster, source: OdooCopy) -> str:
+    """A template copy of ``source`` as it is now: an 'earlier point'."""
+    name = f"{source.dbname}_earlier"
+    with psycopg.connect(cluster.conninfo(), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source.dbname}"')
+    return cluster.conninfo(name)
+
+
+def _now(copy: OdooCopy) -> datetime:
+    value = copy.value("SELECT clock_timestamp()")
+    assert isinstance(value, datetime)
+    return value
+
+
+async def _capture(conninfo: str) -> Fingerprint:
+    async with await psycopg.AsyncConnection.connect(conninfo) as conn:
+        return await fingerprint.capture(conn, "production")
+
+
+async def _compare(
+    taken: Fingerprint,
+    target: str,
+    witness: str | None,
+    point: datetime | None = None,
+) -> FingerprintComparison:
+    async with await psycopg.AsyncConnection.connect(target) as conn:
+        if witness is None:
+            return await fingerprint.compare(taken, conn, None, point)
+        async with await psycopg.AsyncConnection.connect(witness) as other:
+            return await fingerprint.compare(taken, conn, other, point)
+
+
+async def test_fingerprint_has_figures_per_area_and_every_table(
+    odoo_copy: OdooCopy,
+) -> None:
+    taken = await _capture(odoo_copy.conninfo)
+    assert taken.database_uuid == odoo_copy.database_uuid
+    assert set(taken.figures) >= {"accounting", "payables", "payroll", "project_cost"}
+    assert taken.tables["account_move_line"].rows == odoo_copy.value(
+        "SELECT count(*) FROM account_move_line"
+    )
+    assert all(len(t.buckets) <= fingerprint.MAX_BUCKETS for t in taken.tables.values())
+
+
+async def test_earlier_copy_differs_exactly_by_the_later_transactions(
+    pg_cluster: Cluster, odoo_copy: OdooCopy
+) -> None:
+    earlier = _clone(pg_cluster, odoo_copy)
+    point = _now(odoo_copy)
+    for statement in _LATER_WORK:
+        odoo_copy.execute(statement)
+    taken = await _capture(odoo_copy.conninfo)
+
+    comparison = await _compare(taken, earlier, odoo_copy.conninfo, point)
+
+    assert comparison.direction == "target-older"
+    assert comparison.transactions_between == len(_LATER_WORK)
+    assert comparison.rows_between == len(_LATER_WORK)
+    assert comparison.unexplained == 0
+    assert {d.table for d in comparison.differences} == {
+        "account_move",
+        "account_analytic_line",
+        "purchase_order",
+    }
+    result = fingerprint.comparison_result(comparison, taken, witnessed=True)
+    assert result.verdict == "pass"
+
+
+async def test_tampered_earlier_copy_fails_with_the_id_range(
+    pg_cluster: Cluster, odoo_copy: OdooCopy
+) -> None:
+    earlier = _clone(pg_cluster, odoo_copy)
+    point = _now(odoo_copy)
+    for statement in _LATER_WORK:
+        odoo_copy.execute(statement)
+    taken = await _capture(odoo_copy.conninfo)
+    with psycopg.connect(earlier, autocommit=True) as conn:
+        conn.execute("UPDATE account_move_line SET debit = debit + 1 WHERE id = 1")
+
+    comparison = await _compare(taken, earlier, odoo_copy.conninfo, point)
+    result = fingerprint.comparison_result(comparison, taken, witnessed=True)
+
+    assert comparison.unexplained == 1
+    assert result.verdict == "fail" and result.critical
+    assert result.examples[0].startswith("account_move_line ids 0-")
+
+
+async def test_newer_target_explains_its_own_later_transactions(
+    odoo_copy: OdooCopy,
+) -> None:
+    taken = await _capture(odoo_copy.conninfo)
+    for statement in _LATER_WORK[:2]:
+        odoo_copy.execute(statement)
+
+    comparison = await _compare(taken, odoo_copy.conninfo, None)
+
+    assert comparison.direction == "target-newer"
+    assert comparison.transactions_between == 2
+    assert comparison.unexplained == 0
+
+
+async def test_older_target_without_witness_cannot_explain(
+    pg_cluster: Cluster, odoo_copy: OdooCopy
+) -> None:
+    earlier = _clone(pg_cluster, odoo_copy)
+    point = _now(odoo_copy)
+    odoo_copy.execute(_LATER_WORK[0])
+    taken = await _capture(odoo_copy.conninfo)
+
+    comparison = await _compare(taken, earlier, None, point)
+    result = fingerprint.comparison_result(comparison, taken, witnessed=False)
+
+    assert result.verdict == "fail"
+    assert "no witness" in result.hint
