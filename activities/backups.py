@@ -138,12 +138,17 @@ class BackupActivities:
 
     @activity.defn
     async def restore_backup(
-        self, environment: str, drill_id: str, backup_id: str
+        self,
+        environment: str,
+        drill_id: str,
+        backup_id: str,
+        recovery_target_time: datetime | None = None,
     ) -> RestoredCopy:
         """Restore ``backup_id`` into a new data directory for an isolated copy.
 
         Writes the drill's folder: the data directory from barman-cloud-restore,
-        then recovery settings (WAL from the archive to its end, promote, our
+        then recovery settings (WAL from the archive to its end, or to
+        ``recovery_target_time`` when given; promote, our
         port on loopback only, no archiving: a copy must never write into
         production's WAL prefix). Retrying is safe: a finished restore is
         found by its marker and returned; a half-finished one is wiped and
@@ -179,7 +184,9 @@ class BackupActivities:
         )
         low, high = env.drill.port_range
         port = free_port(env.drill.host, low, high)
-        _write_recovery_settings(env, folder, data_dir, port, credentials)
+        _write_recovery_settings(
+            env, folder, data_dir, port, credentials, recovery_target_time
+        )
         copy = RestoredCopy(
             drill_id=drill_id,
             data_dir=str(data_dir),
@@ -243,8 +250,15 @@ def _write_recovery_settings(
     data_dir: Path,
     port: int,
     credentials: dict[str, str],
+    recovery_target_time: datetime | None,
 ) -> None:
     store = env.object_store
+    target = (
+        f"recovery_target_time = '{recovery_target_time.isoformat()}'\n"
+        "recovery_target_inclusive = on\n"
+        if recovery_target_time
+        else ""
+    )
     exports = "".join(f"export {k}='{v}'\n" for k, v in credentials.items())
     script = folder / "restore-wal"
     script.write_text(
@@ -264,6 +278,7 @@ def _write_recovery_settings(
         f"unix_socket_directories = '{folder}'\n"
         "archive_mode = off\n"
         f"restore_command = '{script} %f %p'\n"
+        f"{target}"
         "recovery_target_timeline = 'latest'\n"
         "recovery_target_action = 'promote'\n"
         "primary_conninfo = ''\n"

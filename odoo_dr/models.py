@@ -9,7 +9,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
+
+from odoo_dr.validation import ValidationReport
 
 Verdict = Literal["pass", "fail", "aborted"]
 
@@ -19,10 +21,12 @@ class DrillInput(BaseModel):
 
     environment: str = Field(min_length=1)
     backup_id: str | None = None
+    recovery_target_time: AwareDatetime | None = None
     reason: str = "scheduled restore drill"
     requested_by: str = "unknown"
     incident: str | None = None
     keep_copy_for: timedelta = timedelta(0)
+    validate_business: bool = True
 
 
 class PrimaryPosition(BaseModel):
@@ -116,6 +120,8 @@ class DrillReport(BaseModel):
     recovered: RecoveredPoint | None = None
     rto_seconds: float | None = None
     rpo_seconds: float | None = None
+    rpo_transactions: int | None = None
     tables: list[TableCount] = []
+    validation: ValidationReport | None = None
     steps: list[StepRecord] = []
     torn_down: bool = False

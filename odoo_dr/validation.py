@@ -155,6 +155,7 @@ class ValidationInput(BaseModel):
     attachments: AttachmentSample = AttachmentSample()
     fingerprint: Fingerprint | None = None
     witness: ValidationTarget | None = None
+    recovered_commit: datetime | None = None
     capture_fingerprint: bool = False
     probes: bool = True
     canary: bool = False

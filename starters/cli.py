@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
         demo_commands,
         drill_commands,
         sandbox_commands,
+        validate_commands,
         worker_commands,
     )
 
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_commands.register(commands)
     worker_commands.register(commands)
     drill_commands.register(commands)
+    validate_commands.register(commands)
     demo_commands.register(commands)
     return parser
 

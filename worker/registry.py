@@ -6,17 +6,20 @@ from collections.abc import Callable
 from typing import Any
 
 from activities.backups import BackupActivities
+from activities.odoo import OdooActivities
 from activities.postgres import PostgresActivities
 from odoo_dr.inventory import Inventory
 from workflows.drill import RestoreDrillWorkflow
+from workflows.validation import ValidateOdooWorkflow
 
-WORKFLOWS: list[type] = [RestoreDrillWorkflow]
+WORKFLOWS: list[type] = [RestoreDrillWorkflow, ValidateOdooWorkflow]
 
 
 def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
     """The activity callables, bound to the worker's inventory."""
     backups = BackupActivities(inventory)
     postgres = PostgresActivities(inventory)
+    odoo = OdooActivities(inventory)
     return [
         backups.select_backup,
         backups.restore_backup,
@@ -24,4 +27,8 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
         postgres.start_restored_copy,
         postgres.count_tables,
         postgres.teardown_copy,
+        odoo.run_validation_checks,
+        odoo.capture_fingerprint,
+        odoo.compare_fingerprint,
+        odoo.probe_odoo,
     ]

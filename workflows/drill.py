@@ -1,10 +1,12 @@
-"""The restore drill, in its first form.
+"""The restore drill.
 
-Restore the newest base backup and the archived WAL into an isolated copy,
-check that Odoo's tables came back, measure RTO and RPO, tear the copy down,
-and return the report. It does not yet validate business data, neutralize
-the copy (Odoo crons, outgoing mail, payment providers), wait for approvals
-or store an evidence report: it only counts rows of Odoo's tables.
+Fingerprint production, restore the newest base backup and the archived WAL
+into an isolated copy, check that Odoo's tables came back, run business
+validation on the copy (the catalogue, and the fingerprint comparison that
+counts the transactions a restore would lose), measure RTO and RPO, tear the
+copy down, and return the report. It does not yet neutralize the copy (Odoo
+crons, outgoing mail, payment providers), wait for approvals or store an
+evidence report.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflowError
 
 with workflow.unsafe.imports_passed_through():
     from activities.backups import BackupActivities
+    from activities.odoo import OdooActivities
     from activities.postgres import PostgresActivities
     from odoo_dr.errors import NON_RETRYABLE
     from odoo_dr.models import (
@@ -34,6 +37,14 @@ with workflow.unsafe.imports_passed_through():
         Verdict,
     )
     from odoo_dr.names import SA_PHASE, SA_VERDICT
+    from odoo_dr.validation import (
+        Expectations,
+        Fingerprint,
+        ValidationInput,
+        ValidationReport,
+        ValidationTarget,
+    )
+    from workflows.validation import raise_if_blocking, validate_in_child
 
 # The tables of Odoo that a recovered copy must have, with rows.
 ODOO_TABLES = [
@@ -68,6 +79,8 @@ class _Findings:
     backup: BackupChoice | None = None
     recovered: RecoveredPoint | None = None
     tables: list[TableCount] = field(default_factory=list)
+    production: Fingerprint | None = None
+    validation: ValidationReport | None = None
     validated_at: datetime | None = None
 
 
@@ -100,7 +113,7 @@ class RestoreDrillWorkflow:
         torn_down = False
         try:
             await self._drill(drill, drill_id, found)
-        except ActivityError as exc:
+        except (ActivityError, ChildWorkflowError, ApplicationError) as exc:
             failure = _describe_failure(exc)
         finally:
             # The copy is torn down on every path: success, failure, cancel.
@@ -117,6 +130,15 @@ class RestoreDrillWorkflow:
             env,
             result_type=PrimaryPosition,
         )
+        if drill.validate_business:
+            found.production = await self._step(
+                "fingerprint production",
+                OdooActivities.capture_fingerprint,
+                env,
+                ValidationTarget(label="production primary"),
+                result_type=Fingerprint,
+                timeout=timedelta(minutes=30),
+            )
 
         found.backup = backup = await self._step(
             "select backup",
@@ -133,6 +155,7 @@ class RestoreDrillWorkflow:
             env,
             drill_id,
             backup.backup_id,
+            drill.recovery_target_time,
             result_type=RestoredCopy,
             timeout=timedelta(hours=4),
         )
@@ -155,6 +178,9 @@ class RestoreDrillWorkflow:
             ODOO_TABLES,
             result_type=list[TableCount],
         )
+        if drill.validate_business:
+            found.validation = await self._validate(drill, copy, found)
+            raise_if_blocking(found.validation)
         found.validated_at = workflow.now()
 
         # Keep the copy for a person to look at, when asked, before teardown.
@@ -162,6 +188,41 @@ class RestoreDrillWorkflow:
             self._status.waiting_for = "inspection window to end"
             await workflow.sleep(drill.keep_copy_for)
             self._status.waiting_for = None
+
+    async def _validate(
+        self, drill: DrillInput, copy: RestoredCopy, found: _Findings
+    ) -> ValidationReport:
+        """Business validation of the copy, held against production's fingerprint."""
+        record = StepRecord(name="validate business data", started_at=workflow.now())
+        self._status.step = record.name
+        self._status.steps.append(record)
+        production = found.production
+        report = await validate_in_child(
+            ValidationInput(
+                environment=drill.environment,
+                target=ValidationTarget(
+                    host=copy.host, port=copy.port, label=f"drill copy {copy.drill_id}"
+                ),
+                expected=Expectations(
+                    database_uuid=production.database_uuid if production else None
+                ),
+                fingerprint=production,
+                witness=ValidationTarget(label="production primary"),
+                recovered_commit=found.recovered.newest_commit
+                if found.recovered
+                else None,
+                capture_fingerprint=True,
+                # The copy has no Odoo application in front of it.
+                probes=False,
+                requested_by=drill.requested_by,
+                reason=f"restore drill: {drill.reason}",
+            ),
+            "validate",
+        )
+        record.ended_at = workflow.now()
+        record.outcome = "failed" if report.blocking else "done"
+        record.detail = f"verdict {report.verdict}"
+        return report
 
     async def _step(
         self,
@@ -248,6 +309,10 @@ class RestoreDrillWorkflow:
             rto_seconds=_rto(started_at, found.validated_at, failure),
             rpo_seconds=_rpo(found.primary, found.recovered),
             tables=found.tables,
+            validation=found.validation,
+            rpo_transactions=found.validation.comparison.transactions_between
+            if found.validation and found.validation.comparison
+            else None,
             steps=self._status.steps,
             torn_down=torn_down,
         )

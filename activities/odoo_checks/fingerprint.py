@@ -148,8 +148,10 @@ async def compare(
         witness: The live database whose history covers the span when the
             target is older than the fingerprint (production, for a restore
             to an earlier point). Unused when the target is the newer side.
-        target_point: The newest commit the target recovered, when the
-            runbook knows it; read from the target's server otherwise.
+        target_point: The newest commit the target recovered, as the
+            runbook knows it (the recovery target, the replayed position).
+            Without it the target's own server is asked, and any write made
+            on the target since (a tamperer's too) makes it look newer.
     """
     target_commit = target_point or (await _one(target, _NEWEST_COMMIT))[0]
     direction, lower, upper = _span(fingerprint.newest_commit, target_commit)

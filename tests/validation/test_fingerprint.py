@@ -11,9 +11,8 @@ from tests.validation.conftest import OdooCopy
 
 # Three transactions as the site writes them: a bill paid, a timesheet, a PO.
 _LATER_WORK = (
-    "UPDATE account_move SET payment_state = 'paid', amount_residual = 0 "
-    "WHERE id = (SELECT max(id) FROM account_move WHERE state = 'posted' "
-    "AND payment_state = 'not_paid')",
+    "UPDATE account_move SET payment_reference = 'site office' "
+    "WHERE id = (SELECT max(id) FROM account_move WHERE state = 'posted')",
     "INSERT INTO account_analytic_line (name, date, amount, unit_amount, "
     "account_id, company_id, project_id) SELECT 'Formwork', current_date, -120, 2, "
     "account_id, company_id, project_id FROM account_analytic_line "

@@ -20,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
+from activities.odoo import CatalogueOutcome, ComparisonOutcome
 from odoo_dr.errors import BAD_INPUT
 from odoo_dr.models import (
     BackupChoice,
@@ -29,7 +30,17 @@ from odoo_dr.models import (
     RestoredCopy,
     TableCount,
 )
+from odoo_dr.validation import (
+    CheckResult,
+    Fingerprint,
+    FingerprintComparison,
+    ValidationInput,
+    ValidationTarget,
+)
 from workflows.drill import ODOO_TABLES, RestoreDrillWorkflow
+from workflows.validation import ValidateOdooWorkflow
+
+WORKFLOWS = [RestoreDrillWorkflow, ValidateOdooWorkflow]
 
 T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 
@@ -37,10 +48,18 @@ T0 = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
 class FakeDrillActivities:
     """Activities with the real names, recording what the workflow asked."""
 
-    def __init__(self, *, restore_fails: bool = False, empty_table: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        restore_fails: bool = False,
+        empty_table: str = "",
+        failing_check: str = "",
+    ) -> None:
         self.restore_fails = restore_fails
         self.empty_table = empty_table
+        self.failing_check = failing_check
         self.torn_down: list[str] = []
+        self.validated: list[ValidationInput] = []
 
     def all(self) -> list:
         return [
@@ -50,7 +69,72 @@ class FakeDrillActivities:
             self.start_restored_copy,
             self.count_tables,
             self.teardown_copy,
+            self.capture_fingerprint,
+            self.run_validation_checks,
+            self.compare_fingerprint,
+            self.probe_odoo,
         ]
+
+    @activity.defn(name="capture_fingerprint")
+    async def capture_fingerprint(
+        self, environment: str, target: ValidationTarget
+    ) -> Fingerprint:
+        return Fingerprint(
+            source=target.label,
+            wal_lsn="0/5000000",
+            taken_at=T0,
+            newest_commit=T0,
+            database_uuid="6f1e0c52-0000-4000-8000-000000000001",
+            figures={},
+            tables={},
+        )
+
+    @activity.defn(name="run_validation_checks")
+    async def run_validation_checks(self, request: ValidationInput) -> CatalogueOutcome:
+        self.validated.append(request)
+        failing = self.failing_check
+        return CatalogueOutcome(
+            odoo_version="17.0",
+            results=[
+                CheckResult(
+                    name=name,
+                    area=name.split(".")[0],
+                    verdict="fail" if name == failing else "pass",
+                    summary="found by the fake",
+                )
+                for name in ("identity.database_uuid", "accounting.balanced_moves")
+            ],
+        )
+
+    @activity.defn(name="compare_fingerprint")
+    async def compare_fingerprint(
+        self,
+        environment: str,
+        taken: Fingerprint,
+        target: ValidationTarget,
+        witness: ValidationTarget | None,
+        target_point: datetime | None,
+    ) -> ComparisonOutcome:
+        return ComparisonOutcome(
+            comparison=FingerprintComparison(
+                fingerprint_source=taken.source,
+                fingerprint_commit=taken.newest_commit,
+                target_commit=target_point,
+                direction="target-older",
+                transactions_between=7,
+                rows_between=9,
+            ),
+            result=CheckResult(
+                name="fingerprint.compare",
+                area="fingerprint",
+                verdict="pass",
+                summary="explained",
+            ),
+        )
+
+    @activity.defn(name="probe_odoo")
+    async def probe_odoo(self, request: ValidationInput) -> list[CheckResult]:
+        raise AssertionError("a drill copy has no Odoo to probe")
 
     @activity.defn(name="capture_primary_position")
     async def capture_primary_position(self, environment: str) -> PrimaryPosition:
@@ -72,7 +156,11 @@ class FakeDrillActivities:
 
     @activity.defn(name="restore_backup")
     async def restore_backup(
-        self, environment: str, drill_id: str, backup_id: str
+        self,
+        environment: str,
+        drill_id: str,
+        backup_id: str,
+        recovery_target_time: datetime | None = None,
     ) -> RestoredCopy:
         if self.restore_fails:
             raise ApplicationError("disk full", type=BAD_INPUT, non_retryable=True)
@@ -151,7 +239,7 @@ async def run(env: WorkflowEnvironment, fakes: FakeDrillActivities, **options):
     async with Worker(
         env.client,
         task_queue=queue,
-        workflows=[RestoreDrillWorkflow],
+        workflows=WORKFLOWS,
         activities=fakes.all(),
     ):
         return await env.client.execute_workflow(
@@ -168,6 +256,28 @@ async def test_passing_drill_reports_rpo_from_commit_times(env):
     assert report.verdict == "pass"
     assert report.rpo_seconds == 42.0
     assert [t.table for t in report.tables] == ODOO_TABLES
+    assert len(fakes.torn_down) == 1
+
+
+async def test_drill_validates_the_copy_against_production(env):
+    fakes = FakeDrillActivities()
+    report = await run(env, fakes)
+    (request,) = fakes.validated
+    assert request.target.port == 55400
+    assert request.expected.database_uuid == "6f1e0c52-0000-4000-8000-000000000001"
+    assert request.recovered_commit == T0 - timedelta(seconds=42)
+    assert request.fingerprint is not None and request.witness is not None
+    assert report.validation is not None and report.validation.verdict == "pass"
+    assert report.rpo_transactions == 7
+
+
+async def test_critical_validation_failure_fails_the_drill_naming_the_check(env):
+    fakes = FakeDrillActivities(failing_check="accounting.balanced_moves")
+    report = await run(env, fakes)
+    assert report.verdict == "fail"
+    assert "accounting.balanced_moves" in report.failure
+    assert report.failure.startswith("ValidationFailed")
+    assert report.rto_seconds is None
     assert len(fakes.torn_down) == 1
 
 
@@ -215,7 +325,7 @@ async def test_workflow_and_activities_are_traced(env):
     async with Worker(
         traced,
         task_queue=queue,
-        workflows=[RestoreDrillWorkflow],
+        workflows=WORKFLOWS,
         activities=FakeDrillActivities().all(),
     ):
         await traced.execute_workflow(
@@ -238,7 +348,7 @@ async def test_cancelled_drill_still_tears_the_copy_down(env):
     async with Worker(
         env.client,
         task_queue=queue,
-        workflows=[RestoreDrillWorkflow],
+        workflows=WORKFLOWS,
         activities=fakes.all(),
     ):
         handle = await env.client.start_workflow(

@@ -1,0 +1,1 @@
+"""Test doubles: local stand-ins for systems the tests cannot run for real."""
