@@ -54,6 +54,7 @@ def register(commands: Any) -> None:
     parser.add_argument("--no-probes", action="store_true", help="skip Odoo probes")
     parser.add_argument("--canary", action="store_true", help="write a canary record")
     parser.add_argument("--reason", default="validation started from the CLI")
+    parser.add_argument("--task-queue", default=TASK_QUEUE, help="workers' queue")
     parser.add_argument("--address", help="Temporal frontend host:port")
     parser.add_argument("--ui", help="Temporal web UI base address")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -135,7 +136,7 @@ async def _start_and_wait(
         ValidateOdooWorkflow.run,
         request,
         id=workflow_id,
-        task_queue=TASK_QUEUE,
+        task_queue=args.task_queue,
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(
@@ -152,7 +153,7 @@ async def _start_and_wait(
     link = run_link(temporal_ui(args.ui), workflow_id, handle.result_run_id)
     print(
         f"started {workflow_id} ({link or 'no UI address known'}); waiting for a "
-        f"worker on task queue {TASK_QUEUE} (odoo-dr worker)",
+        f"worker on task queue {args.task_queue} (odoo-dr worker)",
         file=sys.stderr,
     )
     return await handle.result(), link
