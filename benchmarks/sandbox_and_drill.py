@@ -4,9 +4,9 @@ Baselines are measured in the same run on the same machine:
 
 - `sandbox up` (cold, into a new folder) against a bare PostgreSQL cluster's
   initdb + start: the part of `up` no orchestration can avoid;
-- the drill through Temporal against the same activities run one after the
-  other in-process without a Temporal server (ActivityEnvironment): the ratio
-  is the cost of durability.
+- the drill through Temporal (with business validation in a child workflow)
+  against the same activities run one after the other in-process without a
+  Temporal server (ActivityEnvironment): the ratio is the cost of durability.
 
 Run: .venv/bin/python benchmarks/sandbox_and_drill.py [--scale 1] [--runs 3]
 """
@@ -29,9 +29,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from temporalio.testing import ActivityEnvironment  # noqa: E402
 
 from activities.backups import BackupActivities  # noqa: E402
+from activities.odoo import OdooActivities  # noqa: E402
 from activities.postgres import PostgresActivities  # noqa: E402
 from odoo_dr.inventory import load_inventory  # noqa: E402
 from odoo_dr.models import DrillInput  # noqa: E402
+from odoo_dr.validation import ValidationInput, ValidationTarget  # noqa: E402
 from sandbox.connections import odoo_conninfo  # noqa: E402
 from sandbox.control import UpOptions, archive_and_back_up, down, up  # noqa: E402
 from sandbox.layout import Layout  # noqa: E402
@@ -115,14 +117,29 @@ async def drill_without_temporal(layout: Layout) -> float:
     inventory = load_inventory(layout.inventory)
     backups = BackupActivities(inventory)
     pg = PostgresActivities(inventory)
+    odoo = OdooActivities(inventory)
     run = ActivityEnvironment().run
     drill_id = f"bench-{uuid.uuid4().hex[:8]}"
     began = time.monotonic()
     await run(pg.capture_primary_position, "sandbox")
+    production = ValidationTarget(label="production primary")
+    taken = await run(odoo.capture_fingerprint, "sandbox", production)
     backup = await run(backups.select_backup, "sandbox", None)
     copy = await run(backups.restore_backup, "sandbox", drill_id, backup.backup_id)
-    await run(pg.start_restored_copy, "sandbox", copy)
+    point = await run(pg.start_restored_copy, "sandbox", copy)
     counts = await run(pg.count_tables, "sandbox", copy, ODOO_TABLES)
+    target = ValidationTarget(host=copy.host, port=copy.port, label=drill_id)
+    request = ValidationInput(environment="sandbox", target=target, probes=False)
+    await run(odoo.run_validation_checks, request)
+    await run(
+        odoo.compare_fingerprint,
+        "sandbox",
+        taken,
+        target,
+        production,
+        point.newest_commit,
+    )
+    await run(odoo.capture_fingerprint, "sandbox", target)
     await run(pg.teardown_copy, "sandbox", drill_id)
     took = time.monotonic() - began
     assert all(c.ok for c in counts)
