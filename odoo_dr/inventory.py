@@ -10,6 +10,8 @@ references. A secret is never written here, only where to find it.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import tomllib
 from datetime import timedelta
@@ -18,6 +20,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -232,12 +235,92 @@ class DrillSettings(_Model):
 
 
 class ChatSettings(_Model):
-    """Where runbooks post notifications."""
+    """Where runbooks post notifications, and how the chat bridge checks Slack."""
 
     kind: Literal["slack"] = "slack"
     channel: str
     webhook_url: SecretRef | None = None
     bot_token: SecretRef | None = None
+    api_url: str | None = None
+    signing_secret: SecretRef | None = None
+    bridge_private_key: SecretRef | None = None
+    paging_webhook_url: SecretRef | None = None
+
+
+def _public_key(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except binascii.Error:
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError("a public key is the base64 of 32 raw Ed25519 bytes")
+    return value
+
+
+PublicKey = Annotated[str | None, AfterValidator(_public_key)]
+
+
+class Approver(_Model):
+    """A person who may approve gates, in the roles they hold."""
+
+    id: Name
+    name: str = ""
+    roles: list[Name] = Field(min_length=1)
+    slack_user: str | None = None
+    public_key: PublicKey = None
+
+
+class EscalationStep(_Model):
+    """Whom to notify (roles or person ids) when a gate is still open."""
+
+    after: Duration
+    notify: list[str] = Field(min_length=1)
+
+
+class GateRule(_Model):
+    """Who must approve one gate, how many, and for how long the gate waits."""
+
+    roles: list[Name] = Field(min_length=1)
+    quorum: int = Field(default=1, ge=1)
+    distinct_roles: bool = False
+    two_person: bool = True
+    timeout: Duration = timedelta(hours=1)
+    escalation: list[EscalationStep] = []
+    signed: bool = False
+
+
+class ApprovalSettings(_Model):
+    """The people who approve, and the rule of each gate (or a default)."""
+
+    people: list[Approver] = []
+    default: GateRule | None = None
+    gates: dict[str, GateRule] = {}
+    bridge_public_key: PublicKey = None
+
+    @model_validator(mode="after")
+    def _rules_can_be_met(self) -> ApprovalSettings:
+        ids = [person.id for person in self.people]
+        if len(ids) != len(set(ids)):
+            raise ValueError("approvals.people: a person id appears twice")
+        rules = dict(self.gates)
+        if self.default is not None:
+            rules["default"] = self.default
+        for name, rule in rules.items():
+            holders = [p for p in self.people if set(p.roles) & set(rule.roles)]
+            if len(holders) < rule.quorum:
+                raise ValueError(
+                    f"approvals gate {name!r} needs {rule.quorum} approval(s) from "
+                    f"roles {rule.roles} but only {len(holders)} person(s) hold them"
+                )
+            if rule.escalation and max(s.after for s in rule.escalation) >= (
+                rule.timeout
+            ):
+                raise ValueError(
+                    f"approvals gate {name!r}: every escalation must come before "
+                    "the timeout"
+                )
+        return self
 
 
 class Environment(_Model):
@@ -255,6 +338,7 @@ class Environment(_Model):
     tiers: list[RecoveryTier] = []
     drill: DrillSettings
     chat: ChatSettings | None = None
+    approvals: ApprovalSettings = ApprovalSettings()
 
     @model_validator(mode="after")
     def _regions_agree(self) -> Environment:

@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, Field
 
+from odoo_dr.approvals import GateState
 from odoo_dr.validation import ValidationReport
 
 Verdict = Literal["pass", "fail", "aborted"]
@@ -27,6 +28,7 @@ class DrillInput(BaseModel):
     incident: str | None = None
     keep_copy_for: timedelta = timedelta(0)
     validate_business: bool = True
+    sign_off: list[str] = []
 
 
 class PrimaryPosition(BaseModel):
@@ -123,5 +125,6 @@ class DrillReport(BaseModel):
     rpo_transactions: int | None = None
     tables: list[TableCount] = []
     validation: ValidationReport | None = None
+    approvals: list[GateState] = []
     steps: list[StepRecord] = []
     torn_down: bool = False

@@ -7,8 +7,12 @@ from pathlib import Path
 from typing import Literal
 
 from odoo_dr.inventory import (
+    ApprovalSettings,
+    Approver,
     DrillSettings,
     Environment,
+    EscalationStep,
+    GateRule,
     Inventory,
     LocalAccess,
     ObjectStore,
@@ -120,6 +124,54 @@ def sandbox_environment(
             bindir=pg_bindir,
             os_user=state.service_user,
         ),
+        approvals=sandbox_approvals(),
+    )
+
+
+def sandbox_approvals() -> ApprovalSettings:
+    """The construction firm's approvers, and a rule for each gate the demo uses.
+
+    Business owners sign off their own area; irreversible steps need two
+    approvals from two roles, never from the person who started the run.
+    """
+    return ApprovalSettings(
+        people=[
+            Approver(id="maria", name="Maria Keller", roles=["incident_commander"]),
+            Approver(id="tom", name="Tom Brandt", roles=["dba"]),
+            Approver(id="petra", name="Petra Vogel", roles=["payroll_lead"]),
+            Approver(id="jonas", name="Jonas Weber", roles=["payables_lead"]),
+            Approver(id="lena", name="Lena Horn", roles=["project_controller"]),
+        ],
+        default=GateRule(
+            roles=["incident_commander", "dba"],
+            quorum=2,
+            distinct_roles=True,
+            timeout=timedelta(hours=1),
+            escalation=[
+                EscalationStep(after=timedelta(minutes=15), notify=["dba"]),
+                EscalationStep(
+                    after=timedelta(minutes=45), notify=["incident_commander"]
+                ),
+            ],
+        ),
+        gates={
+            f"sign_off_{area}": GateRule(
+                roles=[role],
+                timeout=timedelta(hours=4),
+                escalation=[
+                    EscalationStep(after=timedelta(hours=1), notify=[role]),
+                    EscalationStep(
+                        after=timedelta(hours=2), notify=["incident_commander"]
+                    ),
+                ],
+            )
+            for area, role in (
+                ("payroll", "payroll_lead"),
+                ("payables", "payables_lead"),
+                ("procurement", "payables_lead"),
+                ("project_cost", "project_controller"),
+            )
+        },
     )
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from activities.backups import BackupActivities
+from activities.chat import ChatActivities
 from activities.odoo import OdooActivities
 from activities.postgres import PostgresActivities
 from odoo_dr.inventory import Inventory
@@ -20,6 +21,7 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
     backups = BackupActivities(inventory)
     postgres = PostgresActivities(inventory)
     odoo = OdooActivities(inventory)
+    chat = ChatActivities(inventory)
     return [
         backups.select_backup,
         backups.restore_backup,
@@ -31,4 +33,6 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
         odoo.capture_fingerprint,
         odoo.compare_fingerprint,
         odoo.probe_odoo,
+        chat.approval_plan,
+        chat.notify_gate,
     ]

@@ -23,7 +23,8 @@ with workflow.unsafe.imports_passed_through():
     from activities.backups import BackupActivities
     from activities.odoo import OdooActivities
     from activities.postgres import PostgresActivities
-    from odoo_dr.errors import NON_RETRYABLE
+    from odoo_dr.approvals import Ballot, GateState
+    from odoo_dr.errors import NON_RETRYABLE, PRECONDITION_FAILED, VALIDATION_FAILED
     from odoo_dr.models import (
         BackupChoice,
         DrillInput,
@@ -44,6 +45,7 @@ with workflow.unsafe.imports_passed_through():
         ValidationReport,
         ValidationTarget,
     )
+    from workflows.gates import GateKeeper
     from workflows.validation import raise_if_blocking, validate_in_child
 
 # The tables of Odoo that a recovered copy must have, with rows.
@@ -97,11 +99,45 @@ class RestoreDrillWorkflow:
             phase="starting",
             started_at=workflow.info().start_time,
         )
+        self._gates = GateKeeper(drill.environment, "restore-drill", drill.requested_by)
 
     @workflow.query
     def status(self) -> RunbookStatus:
         """Phase, current step, and each step's timings so far."""
         return self._status
+
+    @workflow.query
+    def gates(self) -> list[GateState]:
+        """The run's approval gates, open ones first, with their votes."""
+        return self._gates.open_gates()
+
+    @workflow.update
+    def approve(self, ballot: Ballot) -> GateState:
+        """Approve an open gate (refused by the validator if it may not)."""
+        return self._gates.accept(ballot.as_vote("approve"))
+
+    @approve.validator
+    def _check_approve(self, ballot: Ballot) -> None:
+        self._gates.check(ballot.as_vote("approve"))
+
+    @workflow.update
+    def reject(self, ballot: Ballot) -> GateState:
+        """Reject an open gate: one allowed rejection closes it."""
+        return self._gates.accept(ballot.as_vote("reject"))
+
+    @reject.validator
+    def _check_reject(self, ballot: Ballot) -> None:
+        self._gates.check(ballot.as_vote("reject"))
+
+    @workflow.signal
+    def approve_by_signal(self, ballot: Ballot) -> None:
+        """Approve from the UI's "Send a Signal"; a refused one is kept."""
+        self._gates.accept_signal(ballot.as_vote("approve"))
+
+    @workflow.signal
+    def reject_by_signal(self, ballot: Ballot) -> None:
+        """Reject from the UI's "Send a Signal"; a refused one is kept."""
+        self._gates.accept_signal(ballot.as_vote("reject"))
 
     @workflow.run
     async def run(self, drill: DrillInput) -> DrillReport:
@@ -122,6 +158,12 @@ class RestoreDrillWorkflow:
 
     async def _drill(self, drill: DrillInput, drill_id: str, found: _Findings) -> None:
         env = drill.environment
+
+        # Sign-off rules are read first: a missing one stops the drill before
+        # anything is restored.
+        if drill.sign_off:
+            await self._gates.load_plan()
+            self._require_sign_off_rules(drill)
 
         # Where production stands now: the RPO is measured against this.
         found.primary = await self._step(
@@ -181,6 +223,10 @@ class RestoreDrillWorkflow:
         if drill.validate_business:
             found.validation = await self._validate(drill, copy, found)
             raise_if_blocking(found.validation)
+
+        # The business owners confirm their areas on the restored copy.
+        for area in drill.sign_off:
+            await self._sign_off(area, found.validation)
         found.validated_at = workflow.now()
 
         # Keep the copy for a person to look at, when asked, before teardown.
@@ -188,6 +234,46 @@ class RestoreDrillWorkflow:
             self._status.waiting_for = "inspection window to end"
             await workflow.sleep(drill.keep_copy_for)
             self._status.waiting_for = None
+
+    def _require_sign_off_rules(self, drill: DrillInput) -> None:
+        missing = [
+            a for a in drill.sign_off if not self._gates.has_policy(f"sign_off_{a}")
+        ]
+        if missing:
+            raise ApplicationError(
+                f"no approval rule for sign-off of {', '.join(missing)}: add "
+                f"approvals.gates.sign_off_<area> (or a default) to the inventory",
+                type=PRECONDITION_FAILED,
+                non_retryable=True,
+            )
+
+    async def _sign_off(self, area: str, validation: ValidationReport | None) -> None:
+        name = f"sign_off_{area}"
+        evidence = [
+            f"{r.name}: {r.verdict} - {r.summary}"
+            for r in (validation.results if validation else [])
+            if r.area == area
+        ]
+        record = StepRecord(name=f"sign-off of {area}", started_at=workflow.now())
+        self._status.steps.append(record)
+        self._status.waiting_for = f"sign-off of {area} (gate {name})"
+        gate = await self._gates.wait(
+            name,
+            f"Confirm that {area} of the restored copy is right",
+            evidence or [f"no automated check covers {area}"],
+        )
+        self._status.waiting_for = None
+        record.ended_at = workflow.now()
+        record.outcome = "done" if gate.outcome == "approved" else "failed"
+        voters = ", ".join(f"{v.person} ({v.decision})" for v in gate.votes) or "nobody"
+        record.detail = f"{gate.outcome} by {voters}"
+        if gate.outcome != "approved":
+            raise ApplicationError(
+                f"sign-off of {area} {gate.outcome.replace('_', ' ')}: votes from "
+                f"{voters}",
+                type=VALIDATION_FAILED,
+                non_retryable=True,
+            )
 
     async def _validate(
         self, drill: DrillInput, copy: RestoredCopy, found: _Findings
@@ -310,6 +396,7 @@ class RestoreDrillWorkflow:
             rpo_seconds=_rpo(found.primary, found.recovered),
             tables=found.tables,
             validation=found.validation,
+            approvals=self._gates.open_gates(),
             rpo_transactions=found.validation.comparison.transactions_between
             if found.validation and found.validation.comparison
             else None,
