@@ -17,6 +17,7 @@ from typing import Literal
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from pydantic import BaseModel, Field
+from temporalio import workflow
 
 Decision = Literal["approve", "reject"]
 Channel = Literal["cli", "ui", "slack", "api"]
@@ -172,8 +173,7 @@ def refusal(
     person = plan.person(vote.person)
     if person is None:
         return f"{vote.person!r} is not an approver of this environment"
-    role = chosen_role(gate, vote, person)
-    if role is None:
+    if not _held_roles(gate, vote, person):
         allowed = ", ".join(gate.policy.roles)
         return f"{person.id} holds none of the roles this gate needs ({allowed})"
     if any(v.person == person.id for v in gate.votes):
@@ -184,6 +184,12 @@ def refusal(
                 f"two-person rule: {person.id} started this run and cannot "
                 "approve its gates"
             )
+    if chosen_role(gate, vote, person) is None:
+        used = ", ".join(sorted({v.role for v in gate.approvals}))
+        return (
+            f"distinct roles: gate {gate.name!r} already has an approval as "
+            f"{used}; the next one must come from another role"
+        )
     if vote.nonce in used_nonces:
         return f"nonce {vote.nonce!r} was already used in this run"
     if gate.policy.signed:
@@ -197,13 +203,17 @@ def chosen_role(gate: GateState, vote: Vote, person: Person) -> str | None:
     A vote may name its role; otherwise the first allowed role of the person
     that no earlier approval used (when roles must be distinct).
     """
-    allowed = [r for r in person.roles if r in gate.policy.roles]
-    if vote.role is not None:
-        allowed = [r for r in allowed if r == vote.role]
+    allowed = _held_roles(gate, vote, person)
     if gate.policy.distinct_roles and vote.decision == "approve":
         used = {v.role for v in gate.approvals}
         allowed = [r for r in allowed if r not in used]
     return allowed[0] if allowed else None
+
+
+def _held_roles(gate: GateState, vote: Vote, person: Person) -> list[str]:
+    """The person's roles the gate allows (only the one the vote names, if any)."""
+    held = [r for r in person.roles if r in gate.policy.roles]
+    return [r for r in held if vote.role is None or r == vote.role]
 
 
 def _signature_refusal(
@@ -221,8 +231,12 @@ def _signature_refusal(
         return f"no public key is configured for {who}"
     message = signed_message(run_id, vote.gate, vote.decision, vote.nonce)
     try:
-        public = Ed25519PublicKey.from_public_bytes(base64.b64decode(key))
-        public.verify(base64.b64decode(vote.signature), message)
+        # cryptography's Rust core imports its InvalidSignature when it
+        # raises; inside the workflow sandbox that import must reach the
+        # module already loaded, not a second copy of the extension.
+        with workflow.unsafe.imports_passed_through():
+            public = Ed25519PublicKey.from_public_bytes(base64.b64decode(key))
+            public.verify(base64.b64decode(vote.signature), message)
     except (InvalidSignature, ValueError, binascii.Error):
         return f"the signature is not {who}'s over this run, gate and decision"
     return None

@@ -43,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
     from starters import (
+        approve_commands,
+        chatops_commands,
         demo_commands,
         drill_commands,
         sandbox_commands,
@@ -59,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker_commands.register(commands)
     drill_commands.register(commands)
     validate_commands.register(commands)
+    approve_commands.register(commands)
+    chatops_commands.register(commands)
     demo_commands.register(commands)
     return parser
 

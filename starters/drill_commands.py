@@ -25,6 +25,16 @@ def register(commands: Any) -> None:
     run.add_argument("--env", required=True, help="environment of the inventory")
     run.add_argument("--backup", default=None, help="backup id (default: newest)")
     run.add_argument("--reason", default="restore drill started from the CLI")
+    run.add_argument(
+        "--sign-off",
+        action="append",
+        default=[],
+        metavar="AREA",
+        help="after validation, wait for the owner of this business area "
+        "(payroll, payables, procurement, project_cost) to confirm it: gate "
+        "sign_off_AREA (repeatable)",
+    )
+    run.add_argument("--task-queue", default=TASK_QUEUE, help="workers' queue")
     run.add_argument("--address", help="Temporal frontend host:port")
     run.add_argument("--ui", help="Temporal web UI base address")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -65,9 +75,10 @@ async def _start_and_wait(args: argparse.Namespace) -> tuple[DrillReport, str | 
             backup_id=args.backup,
             reason=args.reason,
             requested_by=getpass.getuser(),
+            sign_off=args.sign_off,
         ),
         id=workflow_id,
-        task_queue=TASK_QUEUE,
+        task_queue=args.task_queue,
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(
@@ -83,9 +94,15 @@ async def _start_and_wait(args: argparse.Namespace) -> tuple[DrillReport, str | 
     link = run_link(temporal_ui(args.ui), workflow_id, handle.result_run_id)
     print(
         f"started {workflow_id} ({link or 'no UI address known'}); waiting for it. "
-        f"It runs when a worker polls task queue {TASK_QUEUE}: odoo-dr worker",
+        f"It runs when a worker polls task queue {args.task_queue}: odoo-dr worker",
         file=sys.stderr,
     )
+    for area in args.sign_off:
+        print(
+            f"after validation it waits for: odoo-dr approve {workflow_id} "
+            f"sign_off_{area} --as <person>",
+            file=sys.stderr,
+        )
     report = await handle.result()
     return report, link
 
@@ -113,6 +130,16 @@ def render_report(report: DrillReport) -> str:
         lines.append(
             f"  table {'ok' if table.ok else 'BAD':<7} {rows:>9}  {table.table}"
         )
+    for gate in report.approvals:
+        lines.append(f"  gate  {gate.outcome:<9} {gate.name}")
+        for vote in gate.votes:
+            signer = (
+                f", signed by {vote.verified_signer}" if vote.verified_signer else ""
+            )
+            lines.append(
+                f"        {vote.decision} by {vote.person} ({vote.role}) via "
+                f"{vote.channel} at {vote.at:%Y-%m-%d %H:%M:%S} UTC{signer}"
+            )
     lines.append(f"  copy torn down {report.torn_down}")
     return "\n".join(lines)
 

@@ -623,12 +623,39 @@ def test_worker_mounts_the_inventory_at_the_path_its_command_names(
     assert [(ROOT / s).resolve() for s in sources] == [INVENTORY_FILE]
 
 
+# Secrets only the chat bridge reads; the worker has no use for them.
+_BRIDGE_ONLY = ("signing_secret", "bridge_private_key")
+
+
 def test_inventory_secret_references_are_worker_environment(
     services: dict[str, Any], env: Environment
 ) -> None:
-    names = {ref.env for ref in _secret_refs(env) if ref.env is not None}
+    bridge_only = [getattr(env.chat, f, None) for f in _BRIDGE_ONLY]
+    names = {
+        ref.env
+        for ref in _secret_refs(env)
+        if ref.env is not None and ref not in bridge_only
+    }
     assert names, "the example inventory references no secret"
     assert sorted(names - set(_environment(services["worker"]))) == []
+
+
+def test_chat_secret_references_are_chat_bridge_environment(
+    services: dict[str, Any], env: Environment
+) -> None:
+    assert env.chat is not None and env.chat.signing_secret is not None
+    names = {ref.env for ref in _secret_refs(env.chat) if ref.env is not None}
+    bridge_env = set(_environment(services["chatops"]))
+    assert sorted(names - bridge_env) == []
+
+
+def test_chat_bridge_listens_beyond_its_container_for_the_proxy(
+    services: dict[str, Any],
+) -> None:
+    command = services["chatops"]["command"]
+    assert command[:3] == ["odoo-dr", "chatops", "serve"]
+    assert command[command.index("--host") + 1] == "0.0.0.0"
+    assert command[command.index("--env") + 1] == "compose"
 
 
 def test_worker_temporal_address_is_the_temporal_service(

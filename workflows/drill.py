@@ -11,6 +11,7 @@ evidence report.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -147,13 +148,17 @@ class RestoreDrillWorkflow:
         found = _Findings()
         failure: str | None = None
         torn_down = False
+        # The copy is torn down on every path: success, failure, cancel. Not
+        # when the worker evicts the run from its cache (GeneratorExit): the
+        # run goes on, replayed by the next worker, which tears down.
         try:
             await self._drill(drill, drill_id, found)
         except (ActivityError, ChildWorkflowError, ApplicationError) as exc:
             failure = _describe_failure(exc)
-        finally:
-            # The copy is torn down on every path: success, failure, cancel.
-            torn_down = await self._teardown(drill, drill_id)
+        except asyncio.CancelledError:
+            await self._teardown(drill, drill_id)
+            raise
+        torn_down = await self._teardown(drill, drill_id)
         return self._report(drill, started_at, found, failure, torn_down)
 
     async def _drill(self, drill: DrillInput, drill_id: str, found: _Findings) -> None:
@@ -331,7 +336,7 @@ class RestoreDrillWorkflow:
                 retry_policy=RETRY,
                 summary=name,
             )
-        except BaseException as exc:
+        except (Exception, asyncio.CancelledError) as exc:
             record.outcome = "failed"
             record.detail = _describe_failure(exc)
             record.ended_at = workflow.now()

@@ -10,6 +10,7 @@ of the parent's validation step.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -146,7 +147,8 @@ class ValidateOdooWorkflow:
                 retry_policy=RETRY,
                 summary=name,
             )
-        except BaseException as exc:
+        except (Exception, asyncio.CancelledError) as exc:
+            # Not GeneratorExit: an eviction from the cache is no failure.
             record.outcome = "failed"
             record.detail = str(exc.__cause__ or exc)
             record.ended_at = workflow.now()

