@@ -128,6 +128,18 @@ class PostgresNode(_Model):
     replication_slot: str | None = None
 
 
+class ReplicationSettings(_Model):
+    """The role standbys stream with, for a node turned into a standby.
+
+    Written into the new standby's ``primary_conninfo`` (in its data
+    directory, readable by the PostgreSQL account only), as pg_basebackup -R
+    does.
+    """
+
+    user: str = "replicator"
+    password: SecretRef | None = None
+
+
 class Region(_Model):
     """A failure domain: its PostgreSQL nodes."""
 
@@ -162,14 +174,68 @@ class RedisTarget(_Model):
     password: SecretRef | None = None
 
 
+class RedisMove(_Model):
+    """What a move of region does to Redis, which holds no record of truth.
+
+    ``flush``: the same Redis serves both regions; its sessions and caches
+    are emptied so that nothing of the old primary's era is served.
+    ``switch``: each region has its own Redis (``by_region``); the app is
+    pointed at the new region's, which must answer. ``keep``: nothing.
+    """
+
+    action: Literal["flush", "switch", "keep"] = "flush"
+    by_region: dict[str, RedisTarget] = {}
+
+
+class DatabasePointer(_Model):
+    """Where a Kubernetes deployment reads its database host and port.
+
+    A ConfigMap or a Secret in the deployment's namespace; the keys hold the
+    host and the port as text (as Odoo images take them from ``HOST`` and
+    ``PORT`` environment variables).
+    """
+
+    kind: Literal["configmap", "secret"] = "configmap"
+    name: str
+    host_key: str = "HOST"
+    port_key: str = "PORT"
+
+
 class OdooDeployment(_Model):
-    """The Odoo application tier of one region."""
+    """One part of the Odoo application tier of one region.
+
+    ``kind`` says how it is driven: ``kubernetes`` (a Deployment of
+    ``namespace``; ``database`` names where it reads its database host), or
+    ``process`` (the sandbox: a local writer that reads ``control_file``).
+    """
 
     region: str
     kind: Literal["process", "kubernetes", "ssh"] = "process"
     name: str
     namespace: str | None = None
     replicas: int = Field(default=1, ge=0)
+    database: DatabasePointer | None = None
+    control_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> OdooDeployment:
+        if self.kind == "kubernetes" and not self.namespace:
+            raise ValueError(f"deployment {self.name}: kubernetes needs a namespace")
+        if self.kind == "process" and self.control_file is None:
+            raise ValueError(f"deployment {self.name}: process needs a control_file")
+        return self
+
+
+class KubernetesCluster(_Model):
+    """How the worker reaches one region's Kubernetes API.
+
+    ``kubeconfig`` is a secret reference to a kubeconfig file's content;
+    without it the worker's own configuration is used (in-cluster service
+    account, else ``~/.kube/config``), with ``context`` when given.
+    """
+
+    kubeconfig: SecretRef | None = None
+    context: str | None = None
 
 
 class OdooValidation(_Model):
@@ -200,12 +266,32 @@ class OdooApp(_Model):
 
 
 class Traffic(_Model):
-    """How traffic reaches the active region."""
+    """How traffic reaches the active region.
+
+    ``targets`` maps each region to where users must be sent when it serves:
+    for ``traefik-file`` the URL of that region's Odoo service, for
+    ``route53`` the record's value (an address, or a name for CNAME).
+    """
 
     kind: Literal["traefik-file", "route53", "none"] = "none"
     config_dir: Path | None = None
     hostname: str | None = None
     hosted_zone_id: str | None = None
+    targets: dict[str, str] = {}
+    record_type: Literal["A", "AAAA", "CNAME"] = "CNAME"
+    ttl: int = Field(default=60, ge=1)
+    endpoint_url: str | None = None
+    region_name: str = "us-east-1"
+    access_key_id: SecretRef | None = None
+    secret_access_key: SecretRef | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> Traffic:
+        if self.kind == "traefik-file" and self.config_dir is None:
+            raise ValueError("traffic kind traefik-file needs config_dir")
+        if self.kind == "route53" and not (self.hosted_zone_id and self.hostname):
+            raise ValueError("traffic kind route53 needs hosted_zone_id and hostname")
+        return self
 
 
 class RecoveryTier(_Model):
@@ -332,7 +418,10 @@ class Environment(_Model):
     standby_region: str
     regions: dict[Name, Region]
     object_store: ObjectStore
+    replication: ReplicationSettings = ReplicationSettings()
     redis: RedisTarget | None = None
+    redis_move: RedisMove = RedisMove()
+    kubernetes: dict[str, KubernetesCluster] = {}
     odoo: OdooApp
     traffic: Traffic = Traffic()
     tiers: list[RecoveryTier] = []
@@ -349,9 +438,23 @@ class Environment(_Model):
                 raise ValueError(f"{field} {region!r} is not a region (known: {known})")
         if self.primary_region == self.standby_region:
             raise ValueError("primary_region and standby_region must differ")
-        strays = sorted(set(self.odoo.base_urls) - set(self.regions))
-        if strays:
-            raise ValueError(f"odoo.base_urls names unknown region(s) {strays}")
+        for field, named in (
+            ("odoo.base_urls", self.odoo.base_urls),
+            ("traffic.targets", self.traffic.targets),
+            ("redis_move.by_region", self.redis_move.by_region),
+            ("kubernetes", self.kubernetes),
+            ("odoo.deployments", {d.region: d for d in self.odoo.deployments}),
+        ):
+            strays = sorted(set(named) - set(self.regions))
+            if strays:
+                raise ValueError(f"{field} names unknown region(s) {strays}")
+        if self.redis_move.action == "switch":
+            missing = sorted(set(self.regions) - set(self.redis_move.by_region))
+            if missing:
+                raise ValueError(
+                    f"redis_move switch needs a Redis for every region; none "
+                    f"for {missing}"
+                )
         primaries = [n for n in self.all_nodes() if n.role == "primary"]
         if len(primaries) != 1:
             raise ValueError(

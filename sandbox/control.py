@@ -19,7 +19,7 @@ from pathlib import Path
 
 from odoo_dr.errors import SandboxError
 from sandbox import objectstore, postgres, redis_server, temporal
-from sandbox.inventory_file import write_sandbox_inventory
+from sandbox.inventory_file import write_app_orders, write_sandbox_inventory
 from sandbox.layout import Layout, Ports, ProcessRecord, SandboxState
 from sandbox.processes import (
     chown_to,
@@ -140,6 +140,14 @@ def down(home: Path, purge: bool = False) -> list[str]:
         record = state.processes.get(component)
         if record and _stop_component(component, record):
             stopped.append(component)
+    # A runbook (switchover, failback) may have restarted a cluster since
+    # up recorded its pid: stop whatever postmaster runs on the data dirs.
+    for data_dir in (layout.primary_data, layout.standby_data):
+        pid = _postmaster_of(data_dir)
+        if pid is not None and stop_process(
+            pid, None, data_dir.name, signum=signal.SIGINT, timeout=30
+        ):
+            stopped.append(f"postgres of {data_dir.name}")
     state.processes = {}
     layout.write_state(state)
     _wait_ports_free(state.ports)
@@ -340,7 +348,25 @@ def _finish(
             layout, state.ports.s3, state.ports.pg_primary, user
         )
     write_sandbox_inventory(layout, state, b.pg_bindir)
+    write_app_orders(layout, state)
     layout.write_state(state)
+
+
+def _postmaster_of(data_dir: Path) -> int | None:
+    """The pid of the postmaster serving ``data_dir``, if one runs.
+
+    postmaster.pid may name a pid since reused by another program (after a
+    crash): the process must be a postgres started on this data directory.
+    """
+    pid = postgres.postmaster_pid(data_dir)
+    if pid is None:
+        return None
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return None
+    ours = any(part.endswith(b"postgres") for part in command[:1])
+    return pid if ours and str(data_dir).encode() in command else None
 
 
 def _stop_component(component: str, record: ProcessRecord) -> bool:

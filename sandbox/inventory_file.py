@@ -6,6 +6,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
+from odoo_dr.app_control import AppOrder, read_order, write_order
 from odoo_dr.inventory import (
     ApprovalSettings,
     Approver,
@@ -17,10 +18,12 @@ from odoo_dr.inventory import (
     LocalAccess,
     ObjectStore,
     OdooApp,
+    OdooDeployment,
     PostgresNode,
     RecoveryTier,
     RedisTarget,
     Region,
+    ReplicationSettings,
     SecretRef,
     dump_inventory,
 )
@@ -84,6 +87,10 @@ def sandbox_environment(
                 slot=SLOT,
             ),
         },
+        replication=ReplicationSettings(
+            user="replicator",
+            password=SecretRef(file=layout.secret("replication-password")),
+        ),
         object_store=ObjectStore(
             endpoint_url=endpoint_url(ports.s3),
             bucket=BUCKET,
@@ -104,6 +111,16 @@ def sandbox_environment(
             db_user="odoo",
             db_password=SecretRef(file=layout.secret("odoo-password")),
             filestore=layout.filestore,
+            # The load generator stands in for Odoo; one per region.
+            deployments=[
+                OdooDeployment(
+                    region=region,
+                    kind="process",
+                    name=f"odoo-{region}",
+                    control_file=layout.app_control(region),
+                )
+                for region in ("a", "b")
+            ],
         ),
         tiers=[
             RecoveryTier(
@@ -126,6 +143,15 @@ def sandbox_environment(
         ),
         approvals=sandbox_approvals(),
     )
+
+
+def write_app_orders(layout: Layout, state: SandboxState) -> None:
+    """First orders of the Odoo stand-ins: region A's serves, B's is paused."""
+    for region, paused in (("a", False), ("b", True)):
+        control = layout.app_control(region)
+        if read_order(control) is None:
+            order = AppOrder(paused=paused, host=LOOPBACK, port=state.ports.pg_primary)
+            write_order(control, order)
 
 
 def sandbox_approvals() -> ApprovalSettings:

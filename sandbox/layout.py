@@ -84,6 +84,11 @@ class Layout:
         self.filestore = self.home / "filestore"
         self.drills = self.home / "drills"
         self.ledger = self.home / "load-ledger.jsonl"
+        self.app = self.home / "app"
+
+    def app_control(self, region: str) -> Path:
+        """The control file of the sandbox's Odoo stand-in in ``region``."""
+        return self.app / f"odoo-{region}.json"
 
     def secret(self, name: str) -> Path:
         """The file holding the generated secret ``name``."""

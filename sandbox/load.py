@@ -34,6 +34,7 @@ import psycopg
 from psycopg import sql
 from pydantic import BaseModel
 
+from odoo_dr.app_control import AppOrder, AppStatus, read_order, write_status
 from sandbox.seed import inalterable_hash, money
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,7 @@ class LedgerEntry(BaseModel):
     ref: str
     commit_time: datetime
     xid: int
+    server: str | None = None  # host:port of the database that committed it
 
 
 class LoadSummary(BaseModel):
@@ -497,6 +499,7 @@ def run_load(
     ledger: Path,
     seed: int | None = None,
     stop: threading.Event | None = None,
+    control_file: Path | None = None,
 ) -> LoadSummary:
     """Write site activity at about ``rate`` transactions a second.
 
@@ -515,6 +518,9 @@ def run_load(
         ledger: File the committed transactions are appended to.
         seed: Seed of the random choices; None draws one from the system.
         stop: Set it to end the run early (or at all, without a duration).
+        control_file: An app-tier control file (odoo_dr.app_control): the
+            generator pauses while it says so, with no connection open and
+            no transaction in flight, and moves to the database it names.
 
     Returns:
         Commits, failures, in-doubt transactions, reconnects and duration.
@@ -530,6 +536,7 @@ def run_load(
     run = _LoadRun(
         conninfo, rate, random.Random(seed), ledger, stop or threading.Event()
     )
+    run.control = control_file
     return run.run(duration)
 
 
@@ -554,6 +561,8 @@ class _LoadRun:
         self.paced = 0
         self.deadline = float("inf")
         self.t0 = 0.0
+        self.control: Path | None = None
+        self.obeyed: AppStatus | None = None
 
     def run(self, duration: float | None) -> LoadSummary:
         started = self.t0 = time.monotonic()
@@ -562,13 +571,14 @@ class _LoadRun:
         self.ledger.parent.mkdir(parents=True, exist_ok=True)
         logger.info("load started at %.1f tx/s, ledger %s", self.rate, self.ledger)
         try:
-            while self._pace():
+            while self._pace() and self._obey():
                 if self.conn is None and not self._connect():
-                    break
+                    continue  # the run ended, or a new order came: see above
                 self._one_transaction()
         finally:
             if self.conn is not None:
                 self.conn.close()
+            self._answer("stopped")
         logger.info(
             "load ended: %d commits, %d failures, %d in doubt, %d reconnects",
             self.commits,
@@ -590,6 +600,60 @@ class _LoadRun:
     def _running(self) -> bool:
         return not self.stop.is_set() and time.monotonic() < self.deadline
 
+    def _obey(self) -> bool:
+        """Follow the control file, if any; False when the run ended paused."""
+        if self.control is None:
+            return True
+        while self._running():
+            order = read_order(self.control) or AppOrder()
+            target = (order.host, order.port)
+            if order.host and target != self._target():
+                # Moved to another database, as pods restart on a new config.
+                self._drop_connection()
+                self.conninfo = psycopg.conninfo.make_conninfo(
+                    self.conninfo, host=order.host, port=order.port
+                )
+            if not order.paused:
+                self._answer("running", order.generation)
+                return True
+            if self.conn is not None:
+                self._drop_connection()
+            self._answer("paused", order.generation)
+            self.stop.wait(0.02)
+        return False
+
+    def _new_order(self) -> bool:
+        """Whether the control file now says pause, or another database."""
+        if self.control is None:
+            return False
+        order = read_order(self.control)
+        if order is None:
+            return False
+        moved = order.host is not None and (order.host, order.port) != self._target()
+        return order.paused or moved
+
+    def _target(self) -> tuple[str | None, int | None]:
+        params = psycopg.conninfo.conninfo_to_dict(self.conninfo)
+        host, port = params.get("host"), params.get("port")
+        return (str(host) if host else None), (int(port) if port else None)
+
+    def _answer(self, state: str, generation: int | None = None) -> None:
+        if self.control is None:
+            return
+        host, port = self._target()
+        if generation is None:
+            generation = self.obeyed.generation if self.obeyed else 0
+        status = AppStatus(
+            generation=generation,
+            state=state,  # type: ignore[arg-type]
+            pid=os.getpid(),
+            host=host,
+            port=port,
+        )
+        if status != self.obeyed:
+            write_status(self.control, status)
+            self.obeyed = status
+
     def _pace(self) -> bool:
         """Wait for the next slot of the schedule; False when the run is over."""
         now = time.monotonic()
@@ -606,7 +670,7 @@ class _LoadRun:
     def _connect(self) -> bool:
         """Connect with exponential backoff until connected or the run ends."""
         delay = _BACKOFF_FIRST
-        while self._running():
+        while self._running() and not self._new_order():
             try:
                 self.conn = psycopg.connect(self.conninfo, **_CONNECT_OPTIONS)
                 self.site = _read_site_data(self.conn)
@@ -652,6 +716,7 @@ class _LoadRun:
                 written = _write_timesheet(cur, self.site, self.rng, ref)
             cur.execute("SELECT pg_current_xact_id()::text::bigint, clock_timestamp()")
             xid, stamp = cur.fetchone() or (0, None)
+        host, port = self._target()
         entry = LedgerEntry(
             seq=self.seq,
             kind=kind,
@@ -660,6 +725,7 @@ class _LoadRun:
             ref=ref,
             commit_time=stamp,
             xid=xid,
+            server=f"{host}:{port}",
         )
         return kind, entry
 

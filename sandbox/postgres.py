@@ -190,7 +190,7 @@ def make_standby(
     )
     auto_conf = layout.standby_data / "postgresql.auto.conf"
     with open(auto_conf, "a", encoding="utf-8") as handle:
-        handle.write(f"port = {port}\narchive_mode = off\ncluster_name = 'region-b'\n")
+        handle.write(f"port = {port}\ncluster_name = 'region-b'\n")
 
 
 def stop_cluster(bindir: Path, data_dir: Path, user: str | None, what: str) -> None:

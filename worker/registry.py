@@ -5,15 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from activities.app_tier import AppTierActivities
 from activities.backups import BackupActivities
 from activities.chat import ChatActivities
 from activities.odoo import OdooActivities
 from activities.postgres import PostgresActivities
+from activities.postgres_pair import PairActivities
+from activities.preflight import PreflightActivities
 from odoo_dr.inventory import Inventory
 from workflows.drill import RestoreDrillWorkflow
+from workflows.region_move import FailbackWorkflow, FailoverWorkflow, SwitchoverWorkflow
 from workflows.validation import ValidateOdooWorkflow
 
-WORKFLOWS: list[type] = [RestoreDrillWorkflow, ValidateOdooWorkflow]
+WORKFLOWS: list[type] = [
+    RestoreDrillWorkflow,
+    ValidateOdooWorkflow,
+    SwitchoverWorkflow,
+    FailoverWorkflow,
+    FailbackWorkflow,
+]
 
 
 def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
@@ -22,6 +32,9 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
     postgres = PostgresActivities(inventory)
     odoo = OdooActivities(inventory)
     chat = ChatActivities(inventory)
+    pair = PairActivities(inventory)
+    preflight = PreflightActivities(inventory)
+    app_tier = AppTierActivities(inventory)
     return [
         backups.select_backup,
         backups.restore_backup,
@@ -35,4 +48,14 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
         odoo.probe_odoo,
         chat.approval_plan,
         chat.notify_gate,
+        preflight.preflight,
+        pair.inspect_pair,
+        pair.fence_primary,
+        pair.unfence_primary,
+        pair.wait_replayed,
+        pair.promote_standby,
+        pair.reprotect_node,
+        app_tier.quiesce_app_tier,
+        app_tier.point_app_tier,
+        app_tier.resume_app_tier,
     ]

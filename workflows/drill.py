@@ -24,7 +24,6 @@ with workflow.unsafe.imports_passed_through():
     from activities.backups import BackupActivities
     from activities.odoo import OdooActivities
     from activities.postgres import PostgresActivities
-    from odoo_dr.approvals import Ballot, GateState
     from odoo_dr.errors import NON_RETRYABLE, PRECONDITION_FAILED, VALIDATION_FAILED
     from odoo_dr.models import (
         BackupChoice,
@@ -46,7 +45,9 @@ with workflow.unsafe.imports_passed_through():
         ValidationReport,
         ValidationTarget,
     )
+    from workflows.gated import GatedRunbook
     from workflows.gates import GateKeeper
+    from workflows.steps import describe_failure, run_step
     from workflows.validation import raise_if_blocking, validate_in_child
 
 # The tables of Odoo that a recovered copy must have, with rows.
@@ -88,7 +89,7 @@ class _Findings:
 
 
 @workflow.defn(name="RestoreDrill")
-class RestoreDrillWorkflow:
+class RestoreDrillWorkflow(GatedRunbook):
     """Prove that the newest backup of an environment restores, and how fast."""
 
     @workflow.init
@@ -107,39 +108,6 @@ class RestoreDrillWorkflow:
         """Phase, current step, and each step's timings so far."""
         return self._status
 
-    @workflow.query
-    def gates(self) -> list[GateState]:
-        """The run's approval gates, open ones first, with their votes."""
-        return self._gates.open_gates()
-
-    @workflow.update
-    def approve(self, ballot: Ballot) -> GateState:
-        """Approve an open gate (refused by the validator if it may not)."""
-        return self._gates.accept(ballot.as_vote("approve"))
-
-    @approve.validator
-    def _check_approve(self, ballot: Ballot) -> None:
-        self._gates.check(ballot.as_vote("approve"))
-
-    @workflow.update
-    def reject(self, ballot: Ballot) -> GateState:
-        """Reject an open gate: one allowed rejection closes it."""
-        return self._gates.accept(ballot.as_vote("reject"))
-
-    @reject.validator
-    def _check_reject(self, ballot: Ballot) -> None:
-        self._gates.check(ballot.as_vote("reject"))
-
-    @workflow.signal
-    def approve_by_signal(self, ballot: Ballot) -> None:
-        """Approve from the UI's "Send a Signal"; a refused one is kept."""
-        self._gates.accept_signal(ballot.as_vote("approve"))
-
-    @workflow.signal
-    def reject_by_signal(self, ballot: Ballot) -> None:
-        """Reject from the UI's "Send a Signal"; a refused one is kept."""
-        self._gates.accept_signal(ballot.as_vote("reject"))
-
     @workflow.run
     async def run(self, drill: DrillInput) -> DrillReport:
         """Run the drill; the report comes back whether it passed or failed."""
@@ -154,7 +122,7 @@ class RestoreDrillWorkflow:
         try:
             await self._drill(drill, drill_id, found)
         except (ActivityError, ChildWorkflowError, ApplicationError) as exc:
-            failure = _describe_failure(exc)
+            failure = describe_failure(exc)
         except asyncio.CancelledError:
             await self._teardown(drill, drill_id)
             raise
@@ -323,27 +291,15 @@ class RestoreDrillWorkflow:
         result_type: type,
         timeout: timedelta = timedelta(minutes=5),
     ) -> Any:
-        record = StepRecord(name=name, started_at=workflow.now())
-        self._status.step = name
-        self._status.steps.append(record)
-        try:
-            result = await workflow.execute_activity(
-                activity,  # type: ignore[call-overload]
-                args=list(args),
-                result_type=result_type,
-                start_to_close_timeout=timeout,
-                heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=RETRY,
-                summary=name,
-            )
-        except (Exception, asyncio.CancelledError) as exc:
-            record.outcome = "failed"
-            record.detail = _describe_failure(exc)
-            record.ended_at = workflow.now()
-            raise
-        record.outcome = "done"
-        record.ended_at = workflow.now()
-        return result
+        return await run_step(
+            self._status,
+            name,
+            activity,
+            *args,
+            result_type=result_type,
+            retry=RETRY,
+            timeout=timeout,
+        )
 
     async def _teardown(self, drill: DrillInput, drill_id: str) -> bool:
         self._phase("tearing down")
@@ -430,10 +386,3 @@ def _rpo(
     if primary.newest_commit is None or recovered.newest_commit is None:
         return None
     return max(0.0, (primary.newest_commit - recovered.newest_commit).total_seconds())
-
-
-def _describe_failure(exc: BaseException) -> str:
-    cause = exc.__cause__ if isinstance(exc, ActivityError) else exc
-    if isinstance(cause, ApplicationError) and cause.type:
-        return f"{cause.type}: {cause.message}"
-    return str(cause or exc)

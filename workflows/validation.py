@@ -10,7 +10,6 @@ of the parent's validation step.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.odoo import CatalogueOutcome, ComparisonOutcome, OdooActivities
     from odoo_dr.errors import NON_RETRYABLE, VALIDATION_FAILED
-    from odoo_dr.models import RunbookStatus, StepRecord
+    from odoo_dr.models import RunbookStatus
     from odoo_dr.names import SA_PHASE, SA_VERDICT
     from odoo_dr.validation import (
         CheckResult,
@@ -30,6 +29,7 @@ with workflow.unsafe.imports_passed_through():
         ValidationReport,
         overall_verdict,
     )
+    from workflows.steps import run_step
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -134,28 +134,15 @@ class ValidateOdooWorkflow:
     async def _step(
         self, name: str, activity: object, *args: object, result_type: type
     ) -> Any:
-        record = StepRecord(name=name, started_at=workflow.now())
-        self._status.step = name
-        self._status.steps.append(record)
-        try:
-            result = await workflow.execute_activity(
-                activity,  # type: ignore[call-overload]
-                args=list(args),
-                result_type=result_type,
-                start_to_close_timeout=timedelta(minutes=30),
-                heartbeat_timeout=timedelta(seconds=30),
-                retry_policy=RETRY,
-                summary=name,
-            )
-        except (Exception, asyncio.CancelledError) as exc:
-            # Not GeneratorExit: an eviction from the cache is no failure.
-            record.outcome = "failed"
-            record.detail = str(exc.__cause__ or exc)
-            record.ended_at = workflow.now()
-            raise
-        record.outcome = "done"
-        record.ended_at = workflow.now()
-        return result
+        return await run_step(
+            self._status,
+            name,
+            activity,
+            *args,
+            result_type=result_type,
+            retry=RETRY,
+            timeout=timedelta(minutes=30),
+        )
 
     def _phase(self, phase: str) -> None:
         self._status.phase = phase

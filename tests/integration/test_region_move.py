@@ -1,0 +1,469 @@
+"""Switchover, failover and failback on a sandbox of their own, under load.
+
+These tests stop, kill and promote PostgreSQL nodes, so they bring up a
+second sandbox (its own Temporal dev server, pair, S3 and Redis) instead of
+the session's. The load generator stands in for Odoo in both regions, each
+writer obeying its region's control file; its ledgers prove what was lost.
+Two people approve each move (maria, incident commander; tom, DBA), as the
+sandbox's default rule wants; "ops-bot" starts them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from temporalio.client import Client, WorkflowHandle
+
+from odoo_dr.approvals import Ballot, GateState
+from odoo_dr.cutover import RegionMoveInput, RegionMoveReport
+from odoo_dr.inventory import Environment, Inventory, RecoveryTier, load_inventory
+from odoo_dr.signing import new_nonce
+from sandbox.connections import odoo_conninfo
+from sandbox.control import UpOptions, down, up
+from sandbox.layout import Layout
+from sandbox.load import LoadSummary, count_lost, read_ledger, run_load
+from sandbox.postgres import postmaster_pid, superuser_conninfo
+from sandbox.seed import seed_database
+from tests.conftest import Sandbox, shared_tmp
+from worker.main import build_worker, connect
+from workflows.region_move import (
+    FailbackWorkflow,
+    FailoverWorkflow,
+    SwitchoverWorkflow,
+    region_move_id,
+)
+
+ENV = "sandbox"
+APPROVERS = ("maria", "tom")
+
+
+@pytest.fixture(scope="module")
+def pair_sandbox() -> Iterator[Sandbox]:
+    home = shared_tmp("odoo-dr-region-move-") / "home"
+    state = up(UpOptions(home=home), progress=lambda _msg: None)
+    layout = Layout(home)
+    try:
+        seed_database(
+            odoo_conninfo(layout, state.ports.pg_primary),
+            scale=0.05,
+            seed=11,
+            filestore=layout.filestore,
+            replace=True,
+        )
+        yield Sandbox(layout, state, load_inventory(layout.inventory))
+    finally:
+        down(home, purge=False)
+
+
+@pytest.fixture(scope="module")
+async def pair_client(pair_sandbox: Sandbox) -> Client:
+    return await connect(pair_sandbox.address)
+
+
+@pytest.fixture(scope="module")
+async def queue(pair_sandbox: Sandbox, pair_client: Client) -> AsyncIterator[str]:
+    name = f"region-move-{uuid.uuid4().hex[:6]}"
+    async with build_worker(pair_client, pair_sandbox.inventory, name):
+        yield name
+
+
+@dataclass
+class Load:
+    """The two regions' stand-ins for Odoo, writing while a test runs."""
+
+    layout: Layout
+    stop: threading.Event = field(default_factory=threading.Event)
+    threads: list[threading.Thread] = field(default_factory=list)
+    summaries: list[LoadSummary] = field(default_factory=list)
+
+    def ledger(self, region: str) -> Path:
+        return self.layout.home / f"ledger-{region}.jsonl"
+
+    def start(self, primary_port: int) -> None:
+        for region in ("a", "b"):
+            thread = threading.Thread(
+                target=self._run, args=(region, primary_port), daemon=True
+            )
+            thread.start()
+            self.threads.append(thread)
+
+    def _run(self, region: str, port: int) -> None:
+        self.summaries.append(
+            run_load(
+                odoo_conninfo(self.layout, port),
+                rate=40,
+                duration=None,
+                ledger=self.ledger(region),
+                stop=self.stop,
+                control_file=self.layout.app_control(region),
+            )
+        )
+
+    def finish(self) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=30)
+
+    def committed(self) -> int:
+        return sum(len(read_ledger(self.ledger(r))) for r in ("a", "b"))
+
+    async def grows(self, server: str, timeout: float = 30) -> None:
+        """Wait until a new commit on ``server`` (host:port) is in the ledgers."""
+        before = self._on(server)
+        for _ in range(int(timeout / 0.1)):
+            if self._on(server) > before:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"the app wrote nothing to {server} in {timeout} s")
+
+    def _on(self, server: str) -> int:
+        return sum(
+            1
+            for r in ("a", "b")
+            for e in read_ledger(self.ledger(r))
+            if e.server == server
+        )
+
+
+@pytest.fixture
+def load(pair_sandbox: Sandbox) -> Iterator[Load]:
+    running = Load(pair_sandbox.layout)
+    for region in ("a", "b"):
+        running.ledger(region).unlink(missing_ok=True)
+    running.start(pair_sandbox.state.ports.pg_primary)
+    yield running
+    running.finish()
+
+
+# Helpers.
+
+
+def nodes(sandbox: Sandbox) -> dict[str, tuple[int, Path]]:
+    """Node name -> (port, data directory)."""
+    env = sandbox.env
+    return {
+        n.name: (n.port, n.data_dir)
+        for region in env.regions.values()
+        for n in region.postgres
+        if n.data_dir is not None
+    }
+
+
+def server(sandbox: Sandbox, node: str) -> str:
+    return f"127.0.0.1:{nodes(sandbox)[node][0]}"
+
+
+def in_recovery(sandbox: Sandbox, node: str) -> bool:
+    port = nodes(sandbox)[node][0]
+    with psycopg.connect(superuser_conninfo(sandbox.layout, port)) as conn:
+        row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+    return bool(row and row[0])
+
+
+def superuser(sandbox: Sandbox, node: str, statement: str) -> None:
+    port = nodes(sandbox)[node][0]
+    with psycopg.connect(
+        superuser_conninfo(sandbox.layout, port), autocommit=True
+    ) as c:
+        c.execute(statement)
+
+
+async def start(
+    client: Client, queue: str, workflow: Any, **options: Any
+) -> WorkflowHandle[Any, RegionMoveReport]:
+    fields: dict[str, Any] = {
+        "environment": ENV,
+        "reason": "test",
+        "requested_by": "ops-bot",
+        **options,
+    }
+    return await client.start_workflow(
+        workflow.run,
+        RegionMoveInput(**fields),
+        id=region_move_id(ENV),
+        task_queue=queue,
+    )
+
+
+async def approve(handle: WorkflowHandle[Any, Any], gate: str) -> None:
+    """Both approvers vote once the gate is open."""
+    for _ in range(600):
+        gates = await handle.query("gates", result_type=list[GateState])
+        found = next((g for g in gates if g.name == gate and g.outcome == "open"), None)
+        if found is not None:
+            for person in APPROVERS:
+                ballot = Ballot(
+                    gate=gate,
+                    request_id=found.request_id,
+                    person=person,
+                    channel="cli",
+                    nonce=new_nonce(),
+                )
+                await handle.execute_update("approve", ballot, result_type=GateState)
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"gate {gate} never opened")
+
+
+async def run_approved(
+    client: Client, queue: str, workflow: Any, gate: str, **options: Any
+) -> RegionMoveReport:
+    handle = await start(client, queue, workflow, **options)
+    await approve(handle, gate)
+    return await handle.result()
+
+
+def lost_on(sandbox: Sandbox, load: Load, node: str) -> int:
+    port = nodes(sandbox)[node][0]
+    conninfo = odoo_conninfo(sandbox.layout, port)
+    return sum(count_lost(load.ledger(r), conninfo).lost_count for r in ("a", "b"))
+
+
+# Planned switchover, back and forth.
+
+
+async def test_ten_switchovers_under_load_lose_no_committed_transaction(
+    pair_sandbox: Sandbox, pair_client: Client, queue: str, load: Load
+):
+    await load.grows(server(pair_sandbox, "pg-a"))
+    windows = []
+    for number in range(10):
+        report = await run_approved(
+            pair_client, queue, SwitchoverWorkflow, "switchover"
+        )
+        assert report.verdict == "pass", report.failure
+        promoted = report.promotion.node if report.promotion else ""
+        assert promoted == ("pg-b", "pg-a")[number % 2]
+        assert report.reprotection is not None
+        assert report.reprotection.node == ("pg-a", "pg-b")[number % 2]
+        assert report.reprotection is not None and report.reprotection.streaming
+        await load.grows(server(pair_sandbox, promoted))
+        windows.append(report.unavailable_seconds)
+        assert lost_on(pair_sandbox, load, promoted) == 0, f"switchover {number + 1}"
+
+    load.finish()
+    final = "pg-a"  # ten moves: back where it began
+    assert not in_recovery(pair_sandbox, final)
+    assert in_recovery(pair_sandbox, "pg-b")
+    assert lost_on(pair_sandbox, load, final) == 0
+    assert load.committed() > 100
+    servers = {e.server for r in ("a", "b") for e in read_ledger(load.ledger(r))}
+    assert servers == {server(pair_sandbox, "pg-a"), server(pair_sandbox, "pg-b")}
+    assert all(w is not None and w < 30 for w in windows), windows
+    print("switchover windows (quiesce to resumed), s:", windows)
+
+
+# Refused paths: nothing changes.
+
+
+async def test_a_second_region_move_is_refused_while_one_runs(
+    pair_client: Client, queue: str
+):
+    first = await start(pair_client, queue, SwitchoverWorkflow)
+    try:
+        with pytest.raises(Exception) as refused:
+            await start(pair_client, queue, FailoverWorkflow)
+        assert "already started" in str(refused.value).lower()
+    finally:
+        await first.cancel()
+        report = await first.result()
+    assert report.verdict == "aborted"
+
+
+async def test_a_region_move_under_another_id_is_refused(
+    pair_client: Client, queue: str
+):
+    report = await pair_client.execute_workflow(
+        SwitchoverWorkflow.run,
+        RegionMoveInput(environment=ENV, reason="test", requested_by="ops-bot"),
+        id=f"my-own-switchover-{uuid.uuid4().hex[:6]}",
+        task_queue=queue,
+    )
+    assert report.verdict == "fail"
+    assert "must run as workflow id 'region-move-sandbox'" in (report.failure or "")
+
+
+async def test_unknown_environment_is_refused(pair_client: Client, queue: str):
+    report = await pair_client.execute_workflow(
+        SwitchoverWorkflow.run,
+        RegionMoveInput(environment="nowhere", reason="test"),
+        id=region_move_id("nowhere"),
+        task_queue=queue,
+    )
+    assert report.verdict == "fail"
+    assert "nowhere" in (report.failure or "")
+    assert report.fencing is None and report.promotion is None
+
+
+async def test_switchover_with_the_primary_down_is_refused(
+    pair_sandbox: Sandbox, pair_client: Client, queue: str
+):
+    port, data_dir = nodes(pair_sandbox)["pg-a"]
+    _pg_ctl(pair_sandbox, "stop", data_dir)
+    try:
+        report = await (await start(pair_client, queue, SwitchoverWorkflow)).result()
+    finally:
+        _pg_ctl(pair_sandbox, "start", data_dir)
+    assert report.verdict == "fail"
+    assert "switchover refused" in (report.failure or "")
+    assert "no writable primary answers" in (report.failure or "")
+    assert report.fencing is None
+    assert in_recovery(pair_sandbox, "pg-b")
+
+
+async def test_failover_over_the_rpo_budget_needs_an_override(
+    pair_sandbox: Sandbox, pair_client: Client, load: Load
+):
+    # A one-second budget, and a standby that stopped replaying.
+    strict = _with_tiers(pair_sandbox.env, rpo=timedelta(seconds=1))
+    inventory = Inventory(environments={ENV: strict})
+    queue = f"strict-{uuid.uuid4().hex[:6]}"
+    superuser(pair_sandbox, "pg-b", "SELECT pg_wal_replay_pause()")
+    try:
+        await load.grows(server(pair_sandbox, "pg-a"))
+        await asyncio.sleep(1.5)
+        await load.grows(server(pair_sandbox, "pg-a"))
+        async with build_worker(pair_client, inventory, queue):
+            report = await (await start(pair_client, queue, FailoverWorkflow)).result()
+    finally:
+        superuser(pair_sandbox, "pg-b", "SELECT pg_wal_replay_resume()")
+    assert report.verdict == "fail"
+    assert "replay lag over the RPO budget" in (report.failure or "")
+    assert "lag_override" in (report.failure or "")
+    assert report.fencing is None and report.promotion is None
+    assert not in_recovery(pair_sandbox, "pg-a") and in_recovery(pair_sandbox, "pg-b")
+    await load.grows(server(pair_sandbox, "pg-a"))
+
+
+# Compensation before the point of no return.
+
+
+async def test_abort_before_promotion_leaves_region_a_serving(
+    pair_sandbox: Sandbox, pair_client: Client, queue: str, load: Load
+):
+    await load.grows(server(pair_sandbox, "pg-a"))
+    # The standby stops replaying: the switchover waits after the fence.
+    superuser(pair_sandbox, "pg-b", "SELECT pg_wal_replay_pause()")
+    try:
+        handle = await start(pair_client, queue, SwitchoverWorkflow)
+        await approve(handle, "switchover")
+        await _until_step(handle, "wait until pg-b has replayed")
+        await handle.cancel()
+        report = await handle.result()
+    finally:
+        superuser(pair_sandbox, "pg-b", "SELECT pg_wal_replay_resume()")
+
+    assert report.verdict == "aborted"
+    assert report.promotion is None
+    undone = " | ".join(report.compensated)
+    assert "lift the fence of pg-a" in undone
+    assert "resume Odoo of region a" in undone
+    assert not in_recovery(pair_sandbox, "pg-a")
+    await load.grows(server(pair_sandbox, "pg-a"))
+
+
+# Unplanned failover, the old primary coming back, and failback.
+
+
+async def test_failover_after_the_primary_dies_then_failback_rewinds_it(
+    pair_sandbox: Sandbox, pair_client: Client, queue: str, load: Load
+):
+    await load.grows(server(pair_sandbox, "pg-a"))
+    port_a, data_a = nodes(pair_sandbox)["pg-a"]
+    pid = postmaster_pid(data_a)
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+
+    report = await run_approved(pair_client, queue, FailoverWorkflow, "failover")
+    assert report.verdict == "pass", report.failure
+    assert report.promotion is not None and report.promotion.node == "pg-b"
+    assert report.fencing is not None and report.fencing.method == "already_down"
+    assert report.validation is not None and not report.validation.blocking
+    assert report.lost_bytes_known is False
+    await load.grows(server(pair_sandbox, "pg-b"))
+
+    # The old primary comes back: read-only, the app path cannot write to it.
+    await asyncio.to_thread(_wait_gone, data_a)
+    _pg_ctl(pair_sandbox, "start", data_a)
+    assert in_recovery(pair_sandbox, "pg-a")
+    with psycopg.connect(odoo_conninfo(pair_sandbox.layout, port_a)) as conn:
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction):
+            conn.execute("UPDATE res_company SET name = name")
+
+    # Failback: rewind pg-a into a standby of pg-b, then switch back to it.
+    back = await run_approved(pair_client, queue, FailbackWorkflow, "failback")
+    assert back.verdict == "pass", back.failure
+    assert back.reprotection is not None
+    assert back.promotion is not None and back.promotion.node == "pg-a"
+    await load.grows(server(pair_sandbox, "pg-a"))
+    assert not in_recovery(pair_sandbox, "pg-a") and in_recovery(pair_sandbox, "pg-b")
+    # Nothing committed on pg-b during the failover was lost by the way back.
+    load.finish()
+    on_b = [
+        e
+        for r in ("a", "b")
+        for e in read_ledger(load.ledger(r))
+        if e.server == server(pair_sandbox, "pg-b")
+    ]
+    assert on_b
+    conninfo = odoo_conninfo(pair_sandbox.layout, port_a)
+    missing = {
+        e.seq
+        for r in ("a", "b")
+        for e in count_lost(load.ledger(r), conninfo).lost
+        if e.server == server(pair_sandbox, "pg-b")
+    }
+    assert missing == set()
+
+
+def _with_tiers(env: Environment, rpo: timedelta) -> Environment:
+    tier = RecoveryTier(name="strict", rto=timedelta(hours=1), rpo=rpo)
+    return env.model_copy(update={"tiers": [tier]})
+
+
+def _pg_ctl(sandbox: Sandbox, verb: str, data_dir: Path) -> None:
+    import subprocess
+
+    bindir = sandbox.env.drill.bindir
+    command = [str(bindir / "pg_ctl") if bindir else "pg_ctl", verb, "-w", "-D"]
+    command.append(str(data_dir))
+    if verb == "start":
+        command += ["-l", str(data_dir.parent / f"{data_dir.name}.log")]
+    if os.geteuid() == 0:
+        command = ["runuser", "-u", "postgres", "--", *command]
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+
+
+def _wait_gone(data_dir: Path) -> None:
+    """Wait until the killed postmaster's children have exited."""
+    import time
+
+    for _ in range(300):
+        pid = postmaster_pid(data_dir)
+        if pid is None:
+            return
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+
+
+async def _until_step(handle: WorkflowHandle[Any, Any], prefix: str) -> None:
+    for _ in range(600):
+        status = await handle.query("status")
+        if (status.get("step") or "").startswith(prefix):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"the run never reached step {prefix!r}")
