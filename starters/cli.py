@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
         chatops_commands,
         demo_commands,
         drill_commands,
+        region_commands,
         sandbox_commands,
         validate_commands,
         worker_commands,
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox_commands.register(commands)
     worker_commands.register(commands)
     drill_commands.register(commands)
+    region_commands.register(commands)
     validate_commands.register(commands)
     approve_commands.register(commands)
     chatops_commands.register(commands)

@@ -565,3 +565,11 @@ def _summary(result: Any) -> str:
     if isinstance(result, list):
         return ", ".join(str(getattr(r, "action", r)) for r in result) or "nothing"
     return str(result)
+
+
+# The workflow class of each runbook, for starters.
+WORKFLOW_OF: dict[str, Any] = {
+    "switchover": SwitchoverWorkflow,
+    "failover": FailoverWorkflow,
+    "failback": FailbackWorkflow,
+}

@@ -346,6 +346,52 @@ async def test_failover_over_the_rpo_budget_needs_an_override(
     await load.grows(server(pair_sandbox, "pg-a"))
 
 
+async def cli(sandbox: Sandbox, queue: str, *args: str) -> Any:
+    import subprocess
+    import sys
+
+    command = [str(Path(sys.executable).parent / "odoo-dr"), *args]
+    command += ["--inventory", str(sandbox.layout.inventory), "--task-queue", queue]
+    env = dict(os.environ, ODOO_DR_TEMPORAL_ADDRESS=sandbox.address)
+    return await asyncio.to_thread(
+        subprocess.run, command, capture_output=True, text=True, env=env, timeout=300
+    )
+
+
+async def test_dry_run_prints_pre_flight_and_plan_and_changes_nothing(
+    pair_sandbox: Sandbox, queue: str
+):
+    start_args = ("switchover", "start", "--env", ENV, "--reason", "rehearsal")
+    result = await cli(pair_sandbox, queue, *start_args, "--dry-run")
+
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "switchover of sandbox: DRY_RUN" in out
+    assert "move       pg-a (region a) -> pg-b (region b)" in out
+    assert "paths      switchover open, failover open" in out
+    assert "check ok  streaming: pg-b streams from 127.0.0.1:" in out
+    assert "5. promote the standby (point of no return)" in out
+    assert not in_recovery(pair_sandbox, "pg-a") and in_recovery(pair_sandbox, "pg-b")
+
+
+async def test_cli_refuses_a_second_region_move_naming_the_running_one(
+    pair_sandbox: Sandbox, pair_client: Client, queue: str
+):
+    first = await start(pair_client, queue, SwitchoverWorkflow)
+    try:
+        result = await cli(
+            pair_sandbox, queue, "failover", "start", "--env", ENV, "--reason", "x"
+        )
+    finally:
+        await first.cancel()
+        await first.result()
+    assert result.returncode == 2
+    assert (
+        f"already running: Switchover region-move-sandbox run {first.result_run_id}"
+        in result.stderr
+    )
+
+
 # Compensation before the point of no return.
 
 
