@@ -24,7 +24,7 @@ from temporalio.exceptions import ApplicationError
 from activities.odoo_checks import fingerprint
 from activities.odoo_checks.catalogue import run_catalogue, select_checks
 from activities.odoo_probes import probe_application
-from activities.postgres import node_conninfo
+from activities.postgres import node_conninfo, serving_node
 from odoo_dr.errors import BAD_INPUT
 from odoo_dr.inventory import Environment, Inventory, PostgresNode
 from odoo_dr.secrets import resolve_secret
@@ -92,9 +92,11 @@ def resolve_target(env: Environment, target: ValidationTarget) -> ResolvedTarget
 
 
 def _node(env: Environment, name: str | None) -> tuple[PostgresNode, str]:
+    # No name: the node that serves writes now, wherever a region move put it.
+    name = name or serving_node(env).name
     for region_name, region in env.regions.items():
         for node in region.postgres:
-            if node.name == name or (name is None and node.role == "primary"):
+            if node.name == name:
                 return node, region_name
     known = ", ".join(node.name for node in env.all_nodes())
     raise ApplicationError(

@@ -50,6 +50,25 @@ def node_conninfo(
     )
 
 
+def serving_node(env: Environment) -> PostgresNode:
+    """The node that serves writes now: after a switchover, not the inventory's.
+
+    The inventory's primary is asked first; the first node that answers and
+    is not in recovery wins. When none does, the inventory's primary is
+    returned and the caller meets its connection error.
+    """
+    first = env.primary()
+    for node in [first, *(n for n in env.all_nodes() if n is not first)]:
+        try:
+            with psycopg.connect(node_conninfo(node, "postgres")) as conn:
+                row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
+        except psycopg.Error:
+            continue
+        if row is not None and not row[0]:
+            return node
+    return first
+
+
 def pg_tool(env: Environment, name: str) -> str:
     """A PostgreSQL program from the drill's configured binaries, or PATH."""
     bindir = env.drill.bindir or env.primary().bindir
@@ -71,7 +90,7 @@ class PostgresActivities:
         connection faults retry; the workflow's retry policy bounds them.
         """
         env = self._inventory.environment(environment)
-        node = env.primary()
+        node = await asyncio.to_thread(serving_node, env)
         async with await psycopg.AsyncConnection.connect(
             node_conninfo(node, env.odoo.database), autocommit=True
         ) as conn:

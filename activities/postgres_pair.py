@@ -25,9 +25,10 @@ import psycopg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.hosts import CommandError, local_user, run_command
+from activities.hosts import CommandError, as_user, local_user, run_command
 from activities.postgres import node_conninfo
 from odoo_dr.cutover import (
+    DataLoss,
     Fencing,
     NodeState,
     PairState,
@@ -207,8 +208,13 @@ class PairActivities:
         env = self._inventory.environment(environment)
         target = _node(env, node)
         async with await _connect(target) as conn:
-            row = await (await conn.execute("SELECT pg_is_in_recovery()")).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT pg_is_in_recovery(), pg_last_wal_replay_lsn()::text"
+                )
+            ).fetchone()
             already = not (row and row[0])
+            replayed = row[1] if row else None
             if not already:
                 done = await (
                     await conn.execute("SELECT pg_promote(true, 60)")
@@ -228,8 +234,30 @@ class PairActivities:
             already_primary=already,
             timeline=row[1],
             lsn=row[0],
+            replayed_lsn=replayed,
             promoted_at=datetime.now(UTC),
         )
+
+    @activity.defn
+    async def measure_loss(
+        self, environment: str, node: str, fork_lsn: str
+    ) -> DataLoss:
+        """Count what the old primary ``node`` committed after ``fork_lsn``.
+
+        Reads the node's WAL with pg_waldump (nothing is changed; the node
+        must be down). Retrying is safe. A node whose data directory cannot
+        be read is reported as not measured, not raised.
+        """
+        env = self._inventory.environment(environment)
+        old = _node(env, node)
+        if old.data_dir is None or await _running(env, old, local_user(old.access)):
+            return DataLoss(
+                node=node,
+                measured=False,
+                fork_lsn=fork_lsn,
+                detail="its WAL cannot be read here (no data_dir, or it runs)",
+            )
+        return await _waldump_loss(env, old, fork_lsn)
 
     @activity.defn
     async def reprotect_node(
@@ -510,6 +538,62 @@ async def _set_read_only(env: Environment, node: PostgresNode, on: bool) -> None
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                 "WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()"
             )
+
+
+# Measuring loss.
+
+
+async def _waldump_loss(env: Environment, node: PostgresNode, fork: str) -> DataLoss:
+    """Commit records of the node's WAL after ``fork`` (on its own timeline)."""
+    assert node.data_dir is not None
+    user = local_user(node.access)
+    control = await _controldata(env, node, user)
+    timeline = control.get("Latest checkpoint's TimeLineID", "1")
+    argv = [_pg(env, node, "pg_waldump"), "-p", str(node.data_dir / "pg_wal")]
+    argv += ["-s", fork, "-t", timeline]
+    process = await asyncio.create_subprocess_exec(
+        *as_user(argv, user),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "TZ": "UTC"},  # commit times printed in UTC
+    )
+    out, err = await process.communicate()
+    # pg_waldump stops with an error at the end of valid WAL: that is the end.
+    records = out.decode(errors="replace").splitlines()
+    commits = [_commit_time(line) for line in records if "COMMIT" in line]
+    ends = [_record_lsn(line) for line in records]
+    end = max((e for e in ends if e), key=lsn_to_int, default=None)
+    stamps = sorted(c for c in commits if c is not None)
+    problem = err.decode(errors="replace").strip().splitlines()
+    return DataLoss(
+        node=node.name,
+        measured=True,
+        fork_lsn=fork,
+        end_lsn=end,
+        lost_bytes=max(lsn_to_int(end) - lsn_to_int(fork), 0) if end else 0,
+        lost_transactions=len(commits),
+        first_lost_commit=stamps[0] if stamps else None,
+        last_lost_commit=stamps[-1] if stamps else None,
+        detail=problem[-1] if problem else "",
+    )
+
+
+def _record_lsn(line: str) -> str | None:
+    """The LSN of one pg_waldump line (``... lsn: 0/3000060, prev ...``)."""
+    _, found, rest = line.partition(" lsn: ")
+    return rest.split(",", 1)[0].strip() if found else None
+
+
+def _commit_time(line: str) -> datetime | None:
+    """The commit time of a pg_waldump COMMIT line, in UTC."""
+    _, found, rest = line.partition("COMMIT ")
+    if not found:
+        return None
+    stamp = rest.split(";", 1)[0].strip()
+    try:
+        return datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S.%f %Z").replace(tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 # Reprotection.

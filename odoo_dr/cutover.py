@@ -128,7 +128,33 @@ class Promotion(BaseModel):
     already_primary: bool
     timeline: int | None
     lsn: str
+    replayed_lsn: str | None = None  # where its replay ended: the fork point
     promoted_at: datetime
+
+
+class DataLoss(BaseModel):
+    """What the old primary committed that the promoted standby never got.
+
+    Read from the old primary's own WAL after the fork point, when its data
+    directory can be read: WAL bytes, commit records and their times.
+    """
+
+    node: str
+    measured: bool
+    fork_lsn: str
+    end_lsn: str | None = None
+    lost_bytes: int | None = None
+    lost_transactions: int | None = None
+    first_lost_commit: datetime | None = None
+    last_lost_commit: datetime | None = None
+    detail: str = ""
+
+    @property
+    def rpo_seconds(self) -> float | None:
+        """The span of committed work lost."""
+        if self.first_lost_commit is None or self.last_lost_commit is None:
+            return 0.0 if self.lost_transactions == 0 else None
+        return (self.last_lost_commit - self.first_lost_commit).total_seconds()
 
 
 class Reprotection(BaseModel):
@@ -192,6 +218,7 @@ class RegionMoveReport(BaseModel):
     steps: list[StepRecord] = []
     lost_bytes: int | None = None
     lost_bytes_known: bool = False
+    loss: DataLoss | None = None
     unavailable_seconds: float | None = None
     started_at: datetime
     ended_at: datetime | None = None

@@ -194,6 +194,13 @@ def render(report: RegionMoveReport) -> str:
             else (" (at the last look at the old primary; it did not answer)")
         )
         lines.append(f"  lost WAL   {report.lost_bytes} bytes{known}")
+    loss = report.loss
+    if loss is not None and loss.measured:
+        lines.append(
+            f"  lost       {loss.lost_transactions} committed transactions "
+            f"({loss.lost_bytes} bytes of WAL after {loss.fork_lsn}), "
+            f"spanning {loss.rpo_seconds or 0:.1f} s"
+        )
     lines += [f"  undone     {item}" for item in report.compensated]
     return "\n".join(lines)
 

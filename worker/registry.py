@@ -54,6 +54,7 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
         pair.unfence_primary,
         pair.wait_replayed,
         pair.promote_standby,
+        pair.measure_loss,
         pair.reprotect_node,
         app_tier.quiesce_app_tier,
         app_tier.point_app_tier,

@@ -39,6 +39,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.preflight import PreflightActivities
     from odoo_dr.cutover import (
         AppTierStep,
+        DataLoss,
         Fencing,
         Preflight,
         Promotion,
@@ -472,7 +473,25 @@ class FailoverWorkflow(_RegionMove):
             workflow.now() - window_start
         ).total_seconds()
 
+        # What the old primary committed that never reached the standby.
+        if promotion.replayed_lsn and fencing.method in ("stopped", "already_down"):
+            await self._measure_loss(source, promotion.replayed_lsn)
+
         await self._validate(promotion.node, preflight.target_region)
+
+    async def _measure_loss(self, node: str, fork_lsn: str) -> None:
+        loss: DataLoss = await self._step(
+            f"count what {node} committed after {fork_lsn}",
+            PairActivities.measure_loss,
+            self._request.environment,
+            node,
+            fork_lsn,
+            result_type=DataLoss,
+        )
+        self._report.loss = loss
+        if loss.measured:
+            self._report.lost_bytes = loss.lost_bytes
+            self._report.lost_bytes_known = True
 
     def _refuse_closed_paths(self, preflight: Preflight) -> None:
         request = self._request

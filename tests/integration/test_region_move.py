@@ -24,7 +24,9 @@ from typing import Any
 import psycopg
 import pytest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import ActivityEnvironment
 
+from activities.postgres import PostgresActivities
 from odoo_dr.approvals import Ballot, GateState
 from odoo_dr.cutover import RegionMoveInput, RegionMoveReport
 from odoo_dr.inventory import Environment, Inventory, RecoveryTier, load_inventory
@@ -436,8 +438,21 @@ async def test_failover_after_the_primary_dies_then_failback_rewinds_it(
     assert report.promotion is not None and report.promotion.node == "pg-b"
     assert report.fencing is not None and report.fencing.method == "already_down"
     assert report.validation is not None and not report.validation.blocking
-    assert report.lost_bytes_known is False
     await load.grows(server(pair_sandbox, "pg-b"))
+    # The loss, read from pg-a's own WAL, is what the ledgers say was lost
+    # (give or take transactions whose COMMIT answer the kill cut off).
+    assert report.loss is not None and report.loss.measured
+    on_b = odoo_conninfo(pair_sandbox.layout, nodes(pair_sandbox)["pg-b"][0])
+    losses = [count_lost(load.ledger(r), on_b) for r in ("a", "b")]
+    lost = sum(x.lost_count for x in losses)
+    doubtful = sum(x.in_doubt_checked - x.in_doubt_present for x in losses)
+    assert lost <= (report.loss.lost_transactions or 0) <= lost + doubtful
+    assert report.lost_bytes_known and report.lost_bytes == report.loss.lost_bytes
+    # Drills and validation now read production from pg-b, not the inventory's.
+    position = await ActivityEnvironment().run(
+        PostgresActivities(pair_sandbox.inventory).capture_primary_position, ENV
+    )
+    assert position.node == "pg-b"
 
     # The old primary comes back: read-only, the app path cannot write to it.
     await asyncio.to_thread(_wait_gone, data_a)
