@@ -71,6 +71,19 @@ class AppTierActivities:
         ]
 
     @activity.defn
+    async def serve_app_tier(
+        self, environment: str, region: str, host: str, port: int
+    ) -> list[AppTierStep]:
+        """Point ``region``'s Odoo at ``host``:``port`` and start it: one step.
+
+        The two orders of :meth:`point_app_tier` and :meth:`resume_app_tier`
+        in one activity, to keep the write outage of a region move short.
+        Retrying is safe for the same reasons as theirs.
+        """
+        pointed = await self.point_app_tier(environment, region, host, port)
+        return [*pointed, *await self.resume_app_tier(environment, region)]
+
+    @activity.defn
     async def resume_app_tier(self, environment: str, region: str) -> list[AppTierStep]:
         """Start ``region``'s Odoo again and wait until it runs.
 

@@ -199,8 +199,7 @@ class Plain:
         target = flight.pair.node(flight.target)
         await self.run(self.pair.promote_standby, ENV, flight.target)
         region = flight.target_region
-        await self.run(self.app.point_app_tier, ENV, region, target.host, target.port)
-        await self.run(self.app.resume_app_tier, ENV, region)
+        await self.run(self.app.serve_app_tier, ENV, region, target.host, target.port)
         request = ValidationInput(
             environment=ENV,
             target=ValidationTarget(node=flight.target, region=region),

@@ -58,5 +58,6 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
         pair.reprotect_node,
         app_tier.quiesce_app_tier,
         app_tier.point_app_tier,
+        app_tier.serve_app_tier,
         app_tier.resume_app_tier,
     ]

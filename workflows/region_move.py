@@ -268,21 +268,13 @@ class _RegionMove(GatedRunbook):
 
     async def _serve_from(self, region: str, host: str, port: int) -> None:
         self._phase("repointing")
-        env = self._request.environment
         self._report.app_tier += await self._step(
-            f"point Odoo of region {region} at {host}:{port}",
-            AppTierActivities.point_app_tier,
-            env,
+            f"start Odoo of region {region} on {host}:{port}",
+            AppTierActivities.serve_app_tier,
+            self._request.environment,
             region,
             host,
             port,
-            result_type=list[AppTierStep],
-        )
-        self._report.app_tier += await self._step(
-            f"resume Odoo of region {region}",
-            AppTierActivities.resume_app_tier,
-            env,
-            region,
             result_type=list[AppTierStep],
         )
 
