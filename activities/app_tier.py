@@ -15,6 +15,7 @@ from pathlib import Path
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.hosts import beat
 from odoo_dr.app_control import (
     AppOrder,
     AppStatus,
@@ -142,7 +143,7 @@ async def _answer(control: Path, order: AppOrder) -> str:
             return "the app's process has stopped"
         if _obeys(status, order):
             return f"{status.state} on {status.host}:{status.port}"
-        activity.heartbeat(status.generation)
+        beat(status.generation)
         await asyncio.sleep(POLL_SECONDS)
     raise ApplicationError(
         f"the app of {control} did not answer order {order.generation} in "

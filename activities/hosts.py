@@ -13,6 +13,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from odoo_dr.errors import BAD_INPUT
@@ -23,6 +24,12 @@ Tick = Callable[[], Awaitable[None]]
 
 class CommandError(Exception):
     """A command on a host exited non-zero; Temporal retries the activity."""
+
+
+def beat(*details: object) -> None:
+    """Heartbeat, unless running as a local activity (which cannot)."""
+    if not activity.info().is_local:
+        activity.heartbeat(*details)
 
 
 def local_user(access: HostAccess) -> str | None:

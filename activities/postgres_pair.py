@@ -25,7 +25,7 @@ import psycopg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.hosts import CommandError, as_user, local_user, run_command
+from activities.hosts import CommandError, as_user, beat, local_user, run_command
 from activities.postgres import node_conninfo
 from odoo_dr.cutover import (
     DataLoss,
@@ -44,7 +44,7 @@ POLL_SECONDS = 0.05
 
 
 async def _beat() -> None:
-    activity.heartbeat()
+    beat()
 
 
 STREAMING_TIMEOUT_SECONDS = 120
@@ -194,7 +194,7 @@ class PairActivities:
                         type=PRECONDITION_FAILED,
                         non_retryable=True,
                     )
-                activity.heartbeat(replayed)
+                beat(replayed)
                 await asyncio.sleep(POLL_SECONDS)
 
     @activity.defn
@@ -461,9 +461,14 @@ async def _stop(
                 type=PRECONDITION_FAILED,
                 non_retryable=True,
             ) from None
-        await run_command(
-            [*argv, "-m", "immediate"], user=user, what=f"stop of {node.name}"
-        )
+        try:
+            await run_command(
+                [*argv, "-m", "immediate"], user=user, what=f"stop of {node.name}"
+            )
+        except CommandError:
+            # A primary dying as it was fenced: down is what was wanted.
+            if await _running(env, node, user):
+                raise
 
 
 async def _start(env: Environment, node: PostgresNode, user: str | None) -> None:
@@ -744,7 +749,7 @@ async def _wait_streaming(
         state = await _inspect(env, _region(env, node), node)
         if state.in_recovery and state.streaming_from == sender:
             return
-        activity.heartbeat(state.error or state.wal_lsn)
+        beat(state.error or state.wal_lsn)
         await asyncio.sleep(0.2)
     raise ApplicationError(
         f"{node.name} started as a standby but does not stream from {sender}"

@@ -241,6 +241,8 @@ class _RegionMove(GatedRunbook):
             node,
             planned,
             result_type=Fencing,
+            timeout=timedelta(minutes=2),
+            local=True,  # within the write outage: no round trip to the server
         )
         self._report.fencing = fencing
         self._undo.append(
@@ -262,6 +264,8 @@ class _RegionMove(GatedRunbook):
             self._request.environment,
             node,
             result_type=Promotion,
+            timeout=timedelta(minutes=2),
+            local=True,
         )
         self._report.promotion = promotion
         return promotion
@@ -276,6 +280,8 @@ class _RegionMove(GatedRunbook):
             host,
             port,
             result_type=list[AppTierStep],
+            timeout=timedelta(minutes=2),
+            local=True,
         )
 
     async def _validate(self, node: str, region: str) -> None:
@@ -325,6 +331,7 @@ class _RegionMove(GatedRunbook):
         result_type: Any,
         timeout: timedelta = timedelta(minutes=10),
         heartbeat: timedelta = timedelta(seconds=30),
+        local: bool = False,
     ) -> Any:
         return await run_step(
             self._status,
@@ -335,6 +342,7 @@ class _RegionMove(GatedRunbook):
             retry=RETRY,
             timeout=timeout,
             heartbeat=heartbeat,
+            local=local,
         )
 
     def _phase(self, phase: str) -> None:
@@ -400,8 +408,8 @@ async def switch_over(
         target,
         fencing.final_lsn,
         result_type=str,
-        # Short, so that an abort reaches a long wait within seconds.
-        heartbeat=timedelta(seconds=5),
+        timeout=timedelta(minutes=10),
+        local=True,
     )
 
     promotion = await run._promote(target)

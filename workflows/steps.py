@@ -29,24 +29,39 @@ async def run_step(
     retry: RetryPolicy,
     timeout: timedelta = timedelta(minutes=10),
     heartbeat: timedelta = timedelta(seconds=30),
+    local: bool = False,
 ) -> Any:
     """Run ``activity`` as step ``name`` of the run, recorded in ``status``.
 
     ``result_type`` None returns the activity's result as decoded JSON.
+    ``local`` runs it as a local activity, in the worker that runs the
+    workflow, without a round trip through the server: for short,
+    idempotent steps where seconds count (a crashed worker's replacement
+    runs the step again).
     """
     record = StepRecord(name=name, started_at=workflow.now())
     status.step = name
     status.steps.append(record)
     try:
-        result = await workflow.execute_activity(
-            activity,
-            args=list(args),
-            result_type=result_type,
-            start_to_close_timeout=timeout,
-            heartbeat_timeout=heartbeat,
-            retry_policy=retry,
-            summary=name,
-        )
+        if local:
+            result = await workflow.execute_local_activity(
+                activity,
+                args=list(args),
+                result_type=result_type,
+                start_to_close_timeout=timeout,
+                retry_policy=retry,
+                summary=name,
+            )
+        else:
+            result = await workflow.execute_activity(
+                activity,
+                args=list(args),
+                result_type=result_type,
+                start_to_close_timeout=timeout,
+                heartbeat_timeout=heartbeat,
+                retry_policy=retry,
+                summary=name,
+            )
     except (Exception, asyncio.CancelledError) as exc:
         # Not GeneratorExit: an eviction from the worker's cache is no failure.
         record.outcome = "failed"

@@ -436,17 +436,20 @@ async def test_failover_after_the_primary_dies_then_failback_rewinds_it(
     report = await run_approved(pair_client, queue, FailoverWorkflow, "failover")
     assert report.verdict == "pass", report.failure
     assert report.promotion is not None and report.promotion.node == "pg-b"
-    assert report.fencing is not None and report.fencing.method == "already_down"
+    # Down already, or dying as it was fenced: either way it left no clean end.
+    assert report.fencing is not None and report.fencing.confirmed
+    assert report.fencing.method in ("already_down", "stopped")
+    assert report.fencing.final_lsn is None
     assert report.validation is not None and not report.validation.blocking
     await load.grows(server(pair_sandbox, "pg-b"))
-    # The loss, read from pg-a's own WAL, is what the ledgers say was lost
-    # (give or take transactions whose COMMIT answer the kill cut off).
+    # pg-a's own WAL holds at least every commit the ledgers say was lost
+    # (more when autovacuum or a COMMIT whose answer the kill cut off also
+    # committed after the fork).
     assert report.loss is not None and report.loss.measured
     on_b = odoo_conninfo(pair_sandbox.layout, nodes(pair_sandbox)["pg-b"][0])
-    losses = [count_lost(load.ledger(r), on_b) for r in ("a", "b")]
-    lost = sum(x.lost_count for x in losses)
-    doubtful = sum(x.in_doubt_checked - x.in_doubt_present for x in losses)
-    assert lost <= (report.loss.lost_transactions or 0) <= lost + doubtful
+    lost = sum(count_lost(load.ledger(r), on_b).lost_count for r in ("a", "b"))
+    assert (report.loss.lost_transactions or 0) >= lost
+    assert (report.loss.lost_bytes or 0) > 0 or lost == 0
     assert report.lost_bytes_known and report.lost_bytes == report.loss.lost_bytes
     # Drills and validation now read production from pg-b, not the inventory's.
     position = await ActivityEnvironment().run(
