@@ -2,8 +2,9 @@
 
 Each deployment of the inventory is driven by its kind: ``process`` through
 its control file (odoo_dr.app_control; the sandbox's writers), and
-``kubernetes`` through the Kubernetes API (activities.kubernetes). Other
-kinds are reported as skipped, never pretended.
+``kubernetes`` through the Kubernetes API (activities.kubernetes: scale,
+patch the database pointer, roll out). Other kinds (``ssh``) are reported
+as skipped, never pretended.
 """
 
 from __future__ import annotations
@@ -16,6 +17,11 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.hosts import beat
+from activities.kubernetes import (
+    point_deployment,
+    quiesce_deployment,
+    resume_deployment,
+)
 from odoo_dr.app_control import (
     AppOrder,
     AppStatus,
@@ -25,7 +31,12 @@ from odoo_dr.app_control import (
     write_order,
 )
 from odoo_dr.cutover import AppTierStep
-from odoo_dr.inventory import Environment, Inventory, OdooDeployment
+from odoo_dr.inventory import (
+    Environment,
+    Inventory,
+    KubernetesCluster,
+    OdooDeployment,
+)
 
 POLL_SECONDS = 0.02
 ANSWER_TIMEOUT_SECONDS = 60.0
@@ -50,10 +61,13 @@ class AppTierActivities:
         does not answer within a minute.
         """
         env = self._inventory.environment(environment)
-        return [
-            await _order(d, lambda o: o.model_copy(update={"paused": True}), "quiesced")
-            for d in _deployments(env, region)
-        ]
+        steps = []
+        for d in _deployments(env, region):
+            if d.kind == "kubernetes":
+                steps.append(await quiesce_deployment(_cluster(env, d), d))
+                continue
+            steps.append(await _order(d, _set(paused=True), "quiesced"))
+        return steps
 
     @activity.defn
     async def point_app_tier(
@@ -66,10 +80,13 @@ class AppTierActivities:
         """
         env = self._inventory.environment(environment)
         change = {"host": host, "port": port}
-        return [
-            await _order(d, lambda o: o.model_copy(update=change), "pointed")
-            for d in _deployments(env, region)
-        ]
+        steps = []
+        for d in _deployments(env, region):
+            if d.kind == "kubernetes":
+                steps.append(await point_deployment(_cluster(env, d), d, host, port))
+                continue
+            steps.append(await _order(d, _set(**change), "pointed"))
+        return steps
 
     @activity.defn
     async def serve_app_tier(
@@ -92,14 +109,27 @@ class AppTierActivities:
         process is gone is reported, not waited for.
         """
         env = self._inventory.environment(environment)
-        return [
-            await _order(d, lambda o: o.model_copy(update={"paused": False}), "resumed")
-            for d in _deployments(env, region)
-        ]
+        steps = []
+        for d in _deployments(env, region):
+            if d.kind == "kubernetes":
+                steps.append(await resume_deployment(_cluster(env, d), d))
+                continue
+            steps.append(await _order(d, _set(paused=False), "resumed"))
+        return steps
 
 
 def _deployments(env: Environment, region: str) -> list[OdooDeployment]:
     return [d for d in env.odoo.deployments if d.region == region]
+
+
+def _set(**change: object) -> Callable[[AppOrder], AppOrder]:
+    """An order change: the current order with ``change`` applied."""
+    return lambda order: order.model_copy(update=change)
+
+
+def _cluster(env: Environment, deployment: OdooDeployment) -> KubernetesCluster | None:
+    """The region's cluster settings; None: the worker's own configuration."""
+    return env.kubernetes.get(deployment.region)
 
 
 async def _order(

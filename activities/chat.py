@@ -44,7 +44,14 @@ from odoo_dr.approvals import (
     Person,
 )
 from odoo_dr.errors import PRECONDITION_FAILED, SecretError
-from odoo_dr.inventory import Approver, ChatSettings, GateRule, Inventory, SecretRef
+from odoo_dr.inventory import (
+    Approver,
+    ChatSettings,
+    Environment,
+    GateRule,
+    Inventory,
+    SecretRef,
+)
 from odoo_dr.secrets import resolve_secret
 
 # The action ids of the two buttons, and the decision each one casts.
@@ -787,6 +794,21 @@ def _policy(rule: GateRule) -> GatePolicy:
     )
 
 
+def _integration_policies(env: Environment) -> dict[str, GatePolicy]:
+    """A gate ``reconnect_<name>`` per integration with an owner: theirs alone."""
+    owners = {p.id: p for p in env.approvals.people}
+    return {
+        f"reconnect_{item.name}": GatePolicy(
+            roles=list(owners[item.owner].roles),
+            people=[item.owner],
+            two_person=False,
+            timeout=item.confirm_within,
+        )
+        for item in env.integrations
+        if item.owner in owners
+    }
+
+
 class ChatActivities:
     """The people side of runbooks, bound to the worker's inventory."""
 
@@ -807,7 +829,10 @@ class ChatActivities:
         Reads the inventory; changes nothing; retrying is safe. No secret is
         in the plan: people, roles, Slack user ids and public keys.
         """
-        settings = self._inventory.environment(environment).approvals
+        env = self._inventory.environment(environment)
+        settings = env.approvals
+        gates = {name: _policy(rule) for name, rule in settings.gates.items()}
+        gates.update(_integration_policies(env))
         return ApprovalPlan(
             people=[
                 Person(
@@ -819,7 +844,7 @@ class ChatActivities:
                 )
                 for p in settings.people
             ],
-            gates={name: _policy(rule) for name, rule in settings.gates.items()},
+            gates=gates,
             default=_policy(settings.default) if settings.default else None,
             bridge_public_key=settings.bridge_public_key,
         )

@@ -15,6 +15,7 @@ import psycopg
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
+from activities.kubernetes import inspect_deployment
 from activities.postgres import node_conninfo
 from activities.postgres_pair import PairActivities
 from odoo_dr.cutover import NodeState, PairState, Preflight, PreflightCheck
@@ -56,7 +57,7 @@ class PreflightActivities:
             _archive_check(source),
             _modules_check(source, pair.node(target.name)),
             await _credentials_check(env, target),
-            _capacity_check(env, target_region),
+            await _capacity_check(env, target_region),
         ]
         return _judged(pair, env, source, old, target, target_region, checks)
 
@@ -140,6 +141,22 @@ def _streaming_check(
 
 def _lag_check(pair: PairState, budget: float | None) -> PreflightCheck:
     seconds, size = pair.lag_seconds, pair.lag_bytes
+    if seconds is None and size:
+        # The primary answers and the standby is behind, but it replayed no
+        # commit since it started: how much commit time it lacks is unknown,
+        # so the budget cannot be shown to hold.
+        detail = (
+            f"{size} bytes behind the primary; the standby replayed no commit "
+            "since it started, so the span of commits behind is unknown"
+        )
+        if budget is None:
+            return PreflightCheck(name="replay lag", ok=True, detail=detail)
+        return PreflightCheck(
+            name="replay lag",
+            ok=False,
+            detail=f"{detail}; RPO budget {budget:.0f} s cannot be shown to hold",
+            blocks=["failover"],
+        )
     if seconds is None:
         # With the primary gone nobody can say what it had: the loss is
         # measured after promotion instead.
@@ -246,7 +263,8 @@ def _credentials_failed(detail: str) -> PreflightCheck:
     )
 
 
-def _capacity_check(env: Environment, region: str) -> PreflightCheck:
+async def _capacity_check(env: Environment, region: str) -> PreflightCheck:
+    """Region ``region``'s Odoo: in the inventory, and on Kubernetes reachable."""
     deployments = [d for d in env.odoo.deployments if d.region == region]
     if not deployments:
         return PreflightCheck(
@@ -254,8 +272,21 @@ def _capacity_check(env: Environment, region: str) -> PreflightCheck:
             ok=False,
             detail=f"no Odoo deployment of region {region} in the inventory",
         )
-    names = ", ".join(f"{d.name} ({d.kind}, {d.replicas})" for d in deployments)
-    return PreflightCheck(name="app tier", ok=True, detail=names)
+    found = []
+    for d in deployments:
+        if d.kind != "kubernetes":
+            found.append(f"{d.name} ({d.kind}, {d.replicas})")
+            continue
+        try:
+            found.append(await inspect_deployment(env.kubernetes.get(region), d))
+        except ApplicationError as exc:
+            return PreflightCheck(
+                name="app tier",
+                ok=False,
+                detail=exc.message,
+                blocks=["switchover", "failover"],
+            )
+    return PreflightCheck(name="app tier", ok=True, detail="; ".join(found))
 
 
 def _judged(

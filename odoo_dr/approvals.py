@@ -54,6 +54,7 @@ class GatePolicy(BaseModel):
     timeout: timedelta = timedelta(hours=1)
     escalation: list[Escalation] = []
     signed: bool = False
+    people: list[str] = []  # when set, only these people may vote
 
 
 class ApprovalPlan(BaseModel):
@@ -173,6 +174,9 @@ def refusal(
     person = plan.person(vote.person)
     if person is None:
         return f"{vote.person!r} is not an approver of this environment"
+    if gate.policy.people and person.id not in gate.policy.people:
+        named = ", ".join(gate.policy.people)
+        return f"only {named} may decide gate {gate.name!r}"
     if not _held_roles(gate, vote, person):
         allowed = ", ".join(gate.policy.roles)
         return f"{person.id} holds none of the roles this gate needs ({allowed})"

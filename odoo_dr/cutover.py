@@ -177,6 +177,38 @@ class AppTierStep(BaseModel):
     detail: str = ""
 
 
+class IntegrationCheck(BaseModel):
+    """One integration after a move: its probe, and its owner's answer."""
+
+    name: str
+    kind: str
+    ok: bool | None  # None: not probed (a task for its owner)
+    detail: str
+    owner: str | None = None
+    confirmed: str | None = None  # the owner's gate: approved, rejected, timed_out
+
+
+class TrafficChange(BaseModel):
+    """Where users were sent: the ingress or DNS record, before and after."""
+
+    kind: Literal["traefik-file", "route53", "none"]
+    region: str
+    action: Literal["routed", "unchanged", "skipped"]
+    target: str | None = None
+    previous: str | None = None
+    detail: str = ""
+
+
+class RedisChange(BaseModel):
+    """What a region move did to Redis (sessions and caches, no records)."""
+
+    action: Literal["flushed", "kept", "skipped"]
+    region: str
+    address: str | None = None
+    keys_dropped: int = 0
+    detail: str = ""
+
+
 class RegionMoveInput(BaseModel):
     """Start a switchover, failover or failback of ``environment``.
 
@@ -212,8 +244,11 @@ class RegionMoveReport(BaseModel):
     promotion: Promotion | None = None
     reprotection: Reprotection | None = None
     app_tier: list[AppTierStep] = []
+    traffic: list[TrafficChange] = []
+    redis: RedisChange | None = None
     compensated: list[str] = []
     validation: ValidationReport | None = None
+    integrations: list[IntegrationCheck] = []
     approvals: list[GateState] = []
     steps: list[StepRecord] = []
     lost_bytes: int | None = None

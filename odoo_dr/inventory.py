@@ -271,10 +271,14 @@ class Traffic(_Model):
     ``targets`` maps each region to where users must be sent when it serves:
     for ``traefik-file`` the URL of that region's Odoo service, for
     ``route53`` the record's value (an address, or a name for CNAME).
+    ``traefik-file`` rewrites the router ``router`` of the file ``file`` in
+    ``config_dir``, the folder Traefik's file provider watches.
     """
 
     kind: Literal["traefik-file", "route53", "none"] = "none"
     config_dir: Path | None = None
+    file: str = Field(default="odoo.yml", pattern=r"^[A-Za-z0-9_.-]+\.ya?ml$")
+    router: str = "odoo"
     hostname: str | None = None
     hosted_zone_id: str | None = None
     targets: dict[str, str] = {}
@@ -409,6 +413,38 @@ class ApprovalSettings(_Model):
         return self
 
 
+class Integration(_Model):
+    """Something outside Odoo that must work again after a region move.
+
+    An SFTP exchange with the bank, a payment provider, an identity
+    connector, an outgoing webhook. ``http`` and ``tcp`` are probed by the
+    runbook (``url`` answers 2xx or 3xx; ``host``:``port`` accepts a
+    connection); ``task`` is a job for its ``owner``, a person of the
+    approvals, who confirms it like a gate. A failed probe also becomes a
+    task for the owner, when there is one.
+    """
+
+    name: Name
+    kind: Literal["http", "tcp", "task"]
+    description: str = ""
+    url: str | None = None
+    host: str | None = None
+    port: Port | None = None
+    owner: str | None = None
+    timeout: Duration = timedelta(seconds=10)
+    confirm_within: Duration = timedelta(hours=4)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Integration:
+        if self.kind == "http" and not self.url:
+            raise ValueError(f"integration {self.name}: http needs a url")
+        if self.kind == "tcp" and not (self.host and self.port):
+            raise ValueError(f"integration {self.name}: tcp needs host and port")
+        if self.kind == "task" and not self.owner:
+            raise ValueError(f"integration {self.name}: a task needs an owner")
+        return self
+
+
 class Environment(_Model):
     """One protected Odoo installation across its regions."""
 
@@ -428,6 +464,7 @@ class Environment(_Model):
     drill: DrillSettings
     chat: ChatSettings | None = None
     approvals: ApprovalSettings = ApprovalSettings()
+    integrations: list[Integration] = []
 
     @model_validator(mode="after")
     def _regions_agree(self) -> Environment:
@@ -448,6 +485,13 @@ class Environment(_Model):
             strays = sorted(set(named) - set(self.regions))
             if strays:
                 raise ValueError(f"{field} names unknown region(s) {strays}")
+        people = {p.id for p in self.approvals.people}
+        for integration in self.integrations:
+            if integration.owner and integration.owner not in people:
+                raise ValueError(
+                    f"integration {integration.name}: owner {integration.owner!r} "
+                    "is not a person of approvals.people"
+                )
         if self.redis_move.action == "switch":
             missing = sorted(set(self.regions) - set(self.redis_move.by_region))
             if missing:

@@ -25,6 +25,7 @@ from odoo_dr.inventory import (
     Region,
     ReplicationSettings,
     SecretRef,
+    Traffic,
     dump_inventory,
 )
 from sandbox.layout import (
@@ -121,6 +122,14 @@ def sandbox_environment(
                 )
                 for region in ("a", "b")
             ],
+        ),
+        # No Traefik runs in the sandbox: the file is what its file provider
+        # would read, and the addresses are where each region's Odoo would be.
+        traffic=Traffic(
+            kind="traefik-file",
+            config_dir=layout.traefik,
+            hostname="odoo.sandbox.localhost",
+            targets={"a": "http://127.0.0.1:18069", "b": "http://127.0.0.1:28069"},
         ),
         tiers=[
             RecoveryTier(

@@ -85,6 +85,7 @@ class Layout:
         self.drills = self.home / "drills"
         self.ledger = self.home / "load-ledger.jsonl"
         self.app = self.home / "app"
+        self.traefik = self.home / "traefik"
 
     def app_control(self, region: str) -> Path:
         """The control file of the sandbox's Odoo stand-in in ``region``."""

@@ -241,11 +241,11 @@ class _Run:
         from temporalio.client import WorkflowUpdateFailedError
         from temporalio.service import RPCError
 
+        from starters.voting import send_vote
+
         try:
             gate = await asyncio.wait_for(
-                self.handle.execute_update(
-                    decision, ballot, id=ballot.nonce, result_type=GateState
-                ),
+                send_vote(self.handle, decision, ballot, ballot.nonce),
                 timeout=self.wait.total_seconds(),
             )
         except WorkflowUpdateFailedError as exc:

@@ -62,6 +62,7 @@ from odoo_dr.inventory import Approver, Environment, Inventory
 from odoo_dr.models import RunbookStatus
 from odoo_dr.secrets import resolve_secret
 from odoo_dr.signing import new_nonce, public_key_of, sign_vote
+from starters.voting import send_vote
 
 logger = logging.getLogger(__name__)
 
@@ -324,9 +325,7 @@ class ChatBridge:
             )
         ballot = self._ballot(vote, person, gate, handle.run_id or "")
         try:
-            closed = await handle.execute_update(
-                vote.decision, ballot, id=vote.update_id, result_type=GateState
-            )
+            closed = await send_vote(handle, vote.decision, ballot, vote.update_id)
         except WorkflowUpdateFailedError as exc:
             cause = exc.cause
             if isinstance(cause, ApplicationError):

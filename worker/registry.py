@@ -8,10 +8,13 @@ from typing import Any
 from activities.app_tier import AppTierActivities
 from activities.backups import BackupActivities
 from activities.chat import ChatActivities
+from activities.integrations import IntegrationActivities
 from activities.odoo import OdooActivities
 from activities.postgres import PostgresActivities
 from activities.postgres_pair import PairActivities
 from activities.preflight import PreflightActivities
+from activities.redis import RedisActivities
+from activities.traffic import TrafficActivities
 from odoo_dr.inventory import Inventory
 from workflows.drill import RestoreDrillWorkflow
 from workflows.region_move import FailbackWorkflow, FailoverWorkflow, SwitchoverWorkflow
@@ -35,6 +38,9 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
     pair = PairActivities(inventory)
     preflight = PreflightActivities(inventory)
     app_tier = AppTierActivities(inventory)
+    integrations = IntegrationActivities(inventory)
+    redis = RedisActivities(inventory)
+    traffic = TrafficActivities(inventory)
     return [
         backups.select_backup,
         backups.restore_backup,
@@ -60,4 +66,7 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
         app_tier.point_app_tier,
         app_tier.serve_app_tier,
         app_tier.resume_app_tier,
+        integrations.probe_integrations,
+        redis.move_redis,
+        traffic.route_traffic,
     ]

@@ -35,17 +35,23 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from activities.app_tier import AppTierActivities
+    from activities.integrations import IntegrationActivities
     from activities.postgres_pair import PairActivities
     from activities.preflight import PreflightActivities
+    from activities.redis import RedisActivities
+    from activities.traffic import TrafficActivities
     from odoo_dr.cutover import (
         AppTierStep,
         DataLoss,
         Fencing,
+        IntegrationCheck,
         Preflight,
         Promotion,
+        RedisChange,
         RegionMoveInput,
         RegionMoveReport,
         Reprotection,
+        TrafficChange,
     )
     from odoo_dr.errors import BAD_INPUT, NON_RETRYABLE, PRECONDITION_FAILED
     from odoo_dr.models import RunbookStatus, StepRecord
@@ -272,6 +278,16 @@ class _RegionMove(GatedRunbook):
 
     async def _serve_from(self, region: str, host: str, port: int) -> None:
         self._phase("repointing")
+        # Sessions and caches of the old era go before the new Odoo starts.
+        self._report.redis = await self._step(
+            f"prepare Redis for region {region}",
+            RedisActivities.move_redis,
+            self._request.environment,
+            region,
+            result_type=RedisChange,
+            timeout=timedelta(seconds=30),
+            local=True,
+        )
         self._report.app_tier += await self._step(
             f"start Odoo of region {region} on {host}:{port}",
             AppTierActivities.serve_app_tier,
@@ -280,9 +296,29 @@ class _RegionMove(GatedRunbook):
             host,
             port,
             result_type=list[AppTierStep],
-            timeout=timedelta(minutes=2),
+            # A Kubernetes rollout may take minutes; a process answers at once.
+            timeout=timedelta(minutes=6),
             local=True,
         )
+
+    async def _route_traffic(self, region: str, undo_to: str | None = None) -> None:
+        """Send users to ``region``; before the promotion, say how to undo it."""
+        change: TrafficChange = await self._step(
+            f"send users to region {region}",
+            TrafficActivities.route_traffic,
+            self._request.environment,
+            region,
+            result_type=TrafficChange,
+        )
+        self._report.traffic.append(change)
+        if undo_to is not None and change.action == "routed":
+            self._undo.append(
+                (
+                    f"send users back to region {undo_to}",
+                    TrafficActivities.route_traffic,
+                    (self._request.environment, undo_to),
+                )
+            )
 
     async def _validate(self, node: str, region: str) -> None:
         if not self._request.validate_business:
@@ -308,6 +344,35 @@ class _RegionMove(GatedRunbook):
         record.detail = f"{report.verdict}: {len(report.results)} checks"
         self._report.validation = report
         raise_if_blocking(report)
+
+    async def _reconnect(self) -> None:
+        """Probe the integrations; their owners confirm the rest, like gates."""
+        env = self._request.environment
+        self._phase("reconnecting")
+        checks: list[IntegrationCheck] = await self._step(
+            "probe integrations",
+            IntegrationActivities.probe_integrations,
+            env,
+            result_type=list[IntegrationCheck],
+        )
+        self._report.integrations = checks
+        tasks = [c for c in checks if not c.ok and c.owner]
+        if tasks:
+            await self._gates.load_plan()
+            await asyncio.gather(*(self._ask_owner(c) for c in tasks))
+        missing = [c.name for c in checks if not c.ok and c.confirmed != "approved"]
+        if missing:
+            raise ApplicationError(
+                f"integrations not reconnected: {', '.join(missing)}; the service "
+                "runs in the new region, these need a person",
+                type=PRECONDITION_FAILED,
+                non_retryable=True,
+            )
+
+    async def _ask_owner(self, check: IntegrationCheck) -> None:
+        what = f"Reconnect {check.name} to the new region and confirm"
+        gate = await self._gates.wait(f"reconnect_{check.name}", what, [check.detail])
+        check.confirmed = gate.outcome
 
     async def _reprotect(self, node: str, source: str) -> Reprotection:
         self._phase("reprotecting")
@@ -417,10 +482,12 @@ async def switch_over(
     await run._serve_from(preflight.target_region, host, port)
     run._report.unavailable_seconds = (workflow.now() - window_start).total_seconds()
     run._report.lost_bytes = 0
+    await run._route_traffic(preflight.target_region)
 
     await run._validate(promotion.node, preflight.target_region)
     if request.reprotect:
         await run._reprotect(source, target)
+    await run._reconnect()
 
 
 @workflow.defn(name="Failover")
@@ -457,6 +524,9 @@ class FailoverWorkflow(_RegionMove):
         # Fence what can be fenced of the old region, and say what could not.
         window_start = workflow.now()
         await self._quiesce_what_answers(preflight.source_region)
+        await self._route_traffic(
+            preflight.target_region, undo_to=preflight.source_region
+        )
         fencing = await self._fence(source, planned=False)
         if not fencing.confirmed and not request.fence_override:
             raise _Aborted(
@@ -478,6 +548,7 @@ class FailoverWorkflow(_RegionMove):
             await self._measure_loss(source, promotion.replayed_lsn)
 
         await self._validate(promotion.node, preflight.target_region)
+        await self._reconnect()
 
     async def _measure_loss(self, node: str, fork_lsn: str) -> None:
         loss: DataLoss = await self._step(

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -23,13 +25,24 @@ from typing import Any
 
 import psycopg
 import pytest
-from temporalio.client import Client, WorkflowHandle
+import yaml
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import ActivityEnvironment
 
 from activities.postgres import PostgresActivities
 from odoo_dr.approvals import Ballot, GateState
 from odoo_dr.cutover import RegionMoveInput, RegionMoveReport
-from odoo_dr.inventory import Environment, Inventory, RecoveryTier, load_inventory
+from odoo_dr.inventory import (
+    DatabasePointer,
+    Environment,
+    Integration,
+    Inventory,
+    KubernetesCluster,
+    OdooDeployment,
+    RecoveryTier,
+    SecretRef,
+    load_inventory,
+)
 from odoo_dr.signing import new_nonce
 from sandbox.connections import odoo_conninfo
 from sandbox.control import UpOptions, down, up
@@ -37,7 +50,9 @@ from sandbox.layout import Layout
 from sandbox.load import LoadSummary, count_lost, read_ledger, run_load
 from sandbox.postgres import postmaster_pid, superuser_conninfo
 from sandbox.seed import seed_database
+from starters.voting import send_vote
 from tests.conftest import Sandbox, shared_tmp
+from tests.doubles.kubernetes_api import KubernetesApiDouble
 from worker.main import build_worker, connect
 from workflows.region_move import (
     FailbackWorkflow,
@@ -66,6 +81,7 @@ def pair_sandbox() -> Iterator[Sandbox]:
         yield Sandbox(layout, state, load_inventory(layout.inventory))
     finally:
         down(home, purge=False)
+        shutil.rmtree(home.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +228,7 @@ async def approve(handle: WorkflowHandle[Any, Any], gate: str) -> None:
                     channel="cli",
                     nonce=new_nonce(),
                 )
-                await handle.execute_update("approve", ballot, result_type=GateState)
+                await send_vote(handle, "approve", ballot, ballot.nonce)
             return
         await asyncio.sleep(0.1)
     raise AssertionError(f"gate {gate} never opened")
@@ -224,6 +240,14 @@ async def run_approved(
     handle = await start(client, queue, workflow, **options)
     await approve(handle, gate)
     return await handle.result()
+
+
+def routed_to(sandbox: Sandbox) -> str:
+    """The service Traefik's router sends Odoo's users to, from its file."""
+    traffic = sandbox.env.traffic
+    assert traffic.config_dir is not None
+    config = yaml.safe_load((traffic.config_dir / traffic.file).read_text())
+    return str(config["http"]["routers"][traffic.router]["service"])
 
 
 def lost_on(sandbox: Sandbox, load: Load, node: str) -> int:
@@ -251,6 +275,8 @@ async def test_ten_switchovers_under_load_lose_no_committed_transaction(
         assert report.reprotection.node == ("pg-a", "pg-b")[number % 2]
         assert report.reprotection is not None and report.reprotection.streaming
         await load.grows(server(pair_sandbox, promoted))
+        assert routed_to(pair_sandbox) == f"odoo-{promoted[-1]}"
+        assert report.redis is not None and report.redis.action == "flushed"
         windows.append(report.unavailable_seconds)
         assert lost_on(pair_sandbox, load, promoted) == 0, f"switchover {number + 1}"
 
@@ -264,6 +290,205 @@ async def test_ten_switchovers_under_load_lose_no_committed_transaction(
     assert servers == {server(pair_sandbox, "pg-a"), server(pair_sandbox, "pg-b")}
     assert all(w is not None and w < 30 for w in windows), windows
     print("switchover windows (quiesce to resumed), s:", windows)
+
+
+# Integrations: probed, or confirmed by their owners like gates.
+
+
+async def test_integrations_are_probed_and_owners_confirm_the_rest(
+    pair_sandbox: Sandbox, pair_client: Client, queue: str
+):
+    import http.server
+    import socket
+
+    class Healthy(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    web = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Healthy)
+    threading.Thread(target=web.serve_forever, daemon=True).start()
+    with socket.socket() as closed:  # a port nothing listens on
+        closed.bind(("127.0.0.1", 0))
+        dead_port = closed.getsockname()[1]
+    integrations = [
+        {
+            "name": "webhooks",
+            "kind": "http",
+            "url": f"http://127.0.0.1:{web.server_port}/",
+        },
+        {
+            "name": "sftp_bank",
+            "kind": "tcp",
+            "host": "127.0.0.1",
+            "port": dead_port,
+            "owner": "jonas",
+            "timeout": "2s",
+        },
+        {
+            "name": "payment_portal",
+            "kind": "task",
+            "owner": "petra",
+            "description": "re-register the callback URL",
+        },
+    ]
+    env = pair_sandbox.env.model_copy(
+        update={"integrations": [Integration(**i) for i in integrations]}
+    )
+    own_queue = f"integrations-{uuid.uuid4().hex[:6]}"
+    try:
+        async with build_worker(
+            pair_client, Inventory(environments={ENV: env}), own_queue
+        ):
+            handle = await start(pair_client, own_queue, SwitchoverWorkflow)
+            await approve(handle, "switchover")
+            sftp = await _open_gate(handle, "reconnect_sftp_bank")
+            portal = await _open_gate(handle, "reconnect_payment_portal")
+            with pytest.raises(WorkflowUpdateFailedError) as refused:
+                await _vote(handle, _ballot(sftp, "petra"))
+            await _vote(handle, _ballot(sftp, "jonas"))
+            await _vote(handle, _ballot(portal, "petra"))
+            report: RegionMoveReport = await handle.result()
+    finally:
+        web.shutdown()
+        # Back to pg-a for the tests that follow, without integrations.
+        back = await run_approved(pair_client, queue, SwitchoverWorkflow, "switchover")
+    assert "only jonas may decide gate 'reconnect_sftp_bank'" in str(
+        refused.value.cause
+    )
+    assert report.verdict == "pass", report.failure
+    found = {c.name: (c.ok, c.confirmed) for c in report.integrations}
+    assert found == {
+        "webhooks": (True, None),
+        "sftp_bank": (False, "approved"),
+        "payment_portal": (None, "approved"),
+    }
+    assert back.verdict == "pass" and back.promotion is not None
+    assert back.promotion.node == "pg-a"
+
+
+async def _open_gate(handle: WorkflowHandle[Any, Any], gate: str) -> GateState:
+    for _ in range(600):
+        gates = await handle.query("gates", result_type=list[GateState])
+        found = next((g for g in gates if g.name == gate and g.outcome == "open"), None)
+        if found is not None:
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"gate {gate} never opened")
+
+
+async def _vote(handle: WorkflowHandle[Any, Any], ballot: Ballot) -> GateState:
+    return await send_vote(handle, "approve", ballot, ballot.nonce)
+
+
+def _ballot(gate: GateState, person: str) -> Ballot:
+    return Ballot(
+        gate=gate.name, request_id=gate.request_id, person=person, nonce=new_nonce()
+    )
+
+
+# Odoo on Kubernetes: the same runbook drives Deployments through the API.
+
+
+async def test_switchover_drives_odoo_deployments_on_kubernetes(
+    pair_sandbox: Sandbox, pair_client: Client, queue: str, tmp_path: Path
+):
+    port = {name: p for name, (p, _) in nodes(pair_sandbox).items()}
+    with KubernetesApiDouble(
+        token="k8s-token-of-region-moves", step_seconds=0.05
+    ) as api:
+        for region, replicas in (("a", 2), ("b", 0)):
+            api.add_deployment(f"odoo-{region}", "odoo-web", replicas=replicas)
+            api.add_config_map(
+                f"odoo-{region}", "odoo-db", {"HOST": "127.0.0.1", "PORT": "5432"}
+            )
+        async with _worker_on(api, pair_sandbox, pair_client, tmp_path) as own_queue:
+            there = await run_approved(
+                pair_client, own_queue, SwitchoverWorkflow, "switchover"
+            )
+            on_b = _kubernetes_state(api)
+            back = await run_approved(
+                pair_client, own_queue, SwitchoverWorkflow, "switchover"
+            )
+            on_a = _kubernetes_state(api)
+
+    assert there.verdict == "pass", there.failure
+    assert on_b == {"a": (0, None), "b": (2, str(port["pg-b"]))}
+    actions = {
+        (s.region, s.action) for s in there.app_tier if s.deployment == "odoo-web"
+    }
+    assert actions == {("a", "quiesced"), ("b", "pointed"), ("b", "resumed")}
+    assert back.verdict == "pass", back.failure
+    # Region A comes back at the size it had when it was stopped.
+    assert on_a == {"a": (2, str(port["pg-a"])), "b": (0, None)}
+
+
+async def test_switchover_is_refused_when_region_b_has_no_deployment(
+    pair_sandbox: Sandbox, pair_client: Client, tmp_path: Path
+):
+    with KubernetesApiDouble(token="k8s-token-of-region-moves") as api:
+        api.add_deployment("odoo-a", "odoo-web", replicas=2)
+        api.add_config_map("odoo-a", "odoo-db", {"HOST": "127.0.0.1", "PORT": "1"})
+        async with _worker_on(api, pair_sandbox, pair_client, tmp_path) as own_queue:
+            handle = await start(pair_client, own_queue, SwitchoverWorkflow)
+            report = await handle.result()
+        patches = [r for r in api.requests if r.method == "PATCH"]
+
+    assert report.verdict == "fail"
+    assert "switchover refused: app tier: Deployment odoo-web in namespace " in (
+        report.failure or ""
+    )
+    assert "odoo-b does not exist" in (report.failure or "")
+    assert patches == [] and report.fencing is None
+    assert not in_recovery(pair_sandbox, "pg-a") and in_recovery(pair_sandbox, "pg-b")
+
+
+@asynccontextmanager
+async def _worker_on(
+    api: KubernetesApiDouble, sandbox: Sandbox, client: Client, tmp_path: Path
+) -> AsyncIterator[str]:
+    """A worker whose inventory drives Odoo on ``api`` too; its task queue."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(api.kubeconfig())
+    env = _on_kubernetes(sandbox.env, kubeconfig)
+    own_queue = f"kubernetes-{uuid.uuid4().hex[:6]}"
+    async with build_worker(client, Inventory(environments={ENV: env}), own_queue):
+        yield own_queue
+
+
+def _on_kubernetes(env: Environment, kubeconfig: Path) -> Environment:
+    """``env`` with an Odoo web Deployment per region besides the stand-ins."""
+    web = [
+        OdooDeployment(
+            region=region,
+            kind="kubernetes",
+            name="odoo-web",
+            namespace=f"odoo-{region}",
+            replicas=2,
+            database=DatabasePointer(kind="configmap", name="odoo-db"),
+        )
+        for region in ("a", "b")
+    ]
+    cluster = KubernetesCluster(kubeconfig=SecretRef(file=kubeconfig))
+    odoo = env.odoo.model_copy(update={"deployments": [*env.odoo.deployments, *web]})
+    return env.model_copy(
+        update={"odoo": odoo, "kubernetes": {"a": cluster, "b": cluster}}
+    )
+
+
+def _kubernetes_state(api: KubernetesApiDouble) -> dict[str, tuple[int, str | None]]:
+    """Per region: ready pods of odoo-web, and the port its ConfigMap names
+    (None while the Deployment is stopped: the address does not matter)."""
+    state: dict[str, tuple[int, str | None]] = {}
+    for region in ("a", "b"):
+        deployment = api.deployment(f"odoo-{region}", "odoo-web")
+        ready = int(deployment["status"].get("readyReplicas") or 0)
+        data = api.config_map(f"odoo-{region}", "odoo-db")["data"]
+        state[region] = (ready, data["PORT"] if ready else None)
+    return state
 
 
 # Refused paths: nothing changes.
@@ -417,6 +642,7 @@ async def test_abort_before_promotion_leaves_region_a_serving(
     undone = " | ".join(report.compensated)
     assert "lift the fence of pg-a" in undone
     assert "resume Odoo of region a" in undone
+    assert report.traffic == []  # users were never sent away from region A
     assert not in_recovery(pair_sandbox, "pg-a")
     await load.grows(server(pair_sandbox, "pg-a"))
 
@@ -442,6 +668,9 @@ async def test_failover_after_the_primary_dies_then_failback_rewinds_it(
     assert report.fencing.final_lsn is None
     assert report.validation is not None and not report.validation.blocking
     await load.grows(server(pair_sandbox, "pg-b"))
+    # Users went to region B before the promotion, as part of the fence.
+    assert routed_to(pair_sandbox) == "odoo-b"
+    assert [t.action for t in report.traffic] == ["routed"]
     # pg-a's own WAL holds at least every commit the ledgers say was lost
     # (more when autovacuum or a COMMIT whose answer the kill cut off also
     # committed after the fork).
@@ -472,6 +701,7 @@ async def test_failover_after_the_primary_dies_then_failback_rewinds_it(
     assert back.promotion is not None and back.promotion.node == "pg-a"
     await load.grows(server(pair_sandbox, "pg-a"))
     assert not in_recovery(pair_sandbox, "pg-a") and in_recovery(pair_sandbox, "pg-b")
+    assert routed_to(pair_sandbox) == "odoo-a"
     # Nothing committed on pg-b during the failover was lost by the way back.
     load.finish()
     on_b = [

@@ -125,3 +125,84 @@ def test_unset_secret_error_names_the_reference_only(monkeypatch):
     monkeypatch.delenv("ODOO_DR_ABSENT", raising=False)
     with pytest.raises(SecretError, match="env:ODOO_DR_ABSENT is not set"):
         resolve_secret(SecretRef(env="ODOO_DR_ABSENT"))
+
+
+def _with(extra: str) -> str:
+    return VALID + extra
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (
+            "    integrations: [{name: bank, kind: http}]\n",
+            "integration bank: http needs a url",
+        ),
+        (
+            "    integrations: [{name: sftp, kind: tcp, host: 10.0.0.9}]\n",
+            "integration sftp: tcp needs host and port",
+        ),
+        (
+            "    integrations: [{name: portal, kind: task, owner: nobody}]\n",
+            "owner 'nobody' is not a person of approvals.people",
+        ),
+        (
+            "    traffic: {kind: traefik-file, targets: {c: 'http://x'}}\n",
+            "traffic kind traefik-file needs config_dir",
+        ),
+        (
+            "    traffic: {kind: none, targets: {c: 'http://x'}}\n",
+            "traffic.targets names unknown region(s) ['c']",
+        ),
+        (
+            "    redis_move: {action: switch, by_region: {a: {host: r}}}\n",
+            "redis_move switch needs a Redis for every region; none for ['b']",
+        ),
+    ],
+)
+def test_incomplete_region_move_settings_are_refused(extra: str, message: str):
+    with pytest.raises(InventoryError) as refused:
+        parse_inventory(_with(extra), "inv.yaml")
+    assert message in str(refused.value)
+
+
+def test_integration_owner_gets_a_gate_only_they_decide():
+    from odoo_dr.approvals import (
+        ApprovalPlan,
+        GatePolicy,
+        GateState,
+        Person,
+        Vote,
+        refusal,
+    )
+
+    policy = GatePolicy(roles=["payables_lead"], people=["jonas"], two_person=False)
+    gate = GateState(
+        name="reconnect_bank",
+        request_id="reconnect_bank-1",
+        what="reconnect",
+        policy=policy,
+        opened_at="2026-12-03T10:00:00Z",  # type: ignore[arg-type]
+    )
+    plan = ApprovalPlan(
+        people=[
+            Person(id="jonas", roles=["payables_lead"]),
+            Person(id="erik", roles=["payables_lead"]),
+        ],
+        gates={"reconnect_bank": policy},
+    )
+
+    def vote(person: str) -> str | None:
+        ballot = Vote(
+            gate=gate.name,
+            request_id=gate.request_id,
+            person=person,
+            nonce=f"nonce-of-{person}",
+            decision="approve",
+        )
+        return refusal(
+            gate, ballot, plan, run_id="r", started_by="jonas", used_nonces=set()
+        )
+
+    assert vote("erik") == "only jonas may decide gate 'reconnect_bank'"
+    assert vote("jonas") is None  # the starter too: confirming is no approval
