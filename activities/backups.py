@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pwd
+import random
 import re
 import shutil
 import socket
@@ -17,12 +18,26 @@ from temporalio.exceptions import ApplicationError
 
 from activities.hosts import local_user, run_command
 from odoo_dr.errors import BACKUP_NOT_FOUND, BAD_INPUT
-from odoo_dr.inventory import Environment, Inventory, LocalAccess, ObjectStore
+from odoo_dr.inventory import (
+    Environment,
+    Inventory,
+    LocalAccess,
+    ObjectStore,
+    RecoveryTier,
+)
 from odoo_dr.models import BackupChoice, RestoredCopy
 from odoo_dr.secrets import resolve_secret
 
 RESTORE_MARKER = "odoo-dr-restore.json"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,120}$")
+
+
+# The copy's access rules while it recovers: its own socket only. The socket
+# lives in the drill's folder (mode 0700): its owner and root alone reach it.
+RECOVERING_HBA = (
+    "# odoo-dr drill copy, recovering: only the drill folder's socket answers\n"
+    "local all all trust\n"
+)
 
 
 def barman_cloud(command: str) -> str:
@@ -93,12 +108,16 @@ class BackupActivities:
 
     @activity.defn
     async def select_backup(
-        self, environment: str, backup_id: str | None
+        self, environment: str, backup_id: str | None, choice: str = "newest"
     ) -> BackupChoice:
-        """Pick the base backup to restore: ``backup_id``, else the newest.
+        """Pick the base backup to restore: ``backup_id``, else by ``choice``.
 
-        Changes nothing. Retrying is safe. Gives up (non-retryable) when the
-        store holds no completed backup or not the one named.
+        ``newest``, or ``random``: any completed backup still in the store,
+        so that old backups going bad are caught too. Changes nothing.
+        Retrying is safe (a retry of ``random`` may pick another one; the
+        run keeps the pick of the attempt that completed). Gives up
+        (non-retryable) when the store holds no completed backup or not the
+        one named.
         """
         env = self._inventory.environment(environment)
         store = env.object_store
@@ -126,7 +145,10 @@ class BackupActivities:
                 type=BACKUP_NOT_FOUND,
                 non_retryable=True,
             )
-        chosen = max(done, key=lambda b: b["end_time_iso"] or "")
+        if choice == "random" and backup_id is None:
+            chosen = random.SystemRandom().choice(done)
+        else:
+            chosen = max(done, key=lambda b: b["end_time_iso"] or "")
         return BackupChoice(
             backup_id=chosen["backup_id"],
             begin_time=_iso(chosen.get("begin_time_iso")),
@@ -135,6 +157,14 @@ class BackupActivities:
             end_wal=chosen.get("end_wal"),
             size_bytes=chosen.get("cluster_size"),
         )
+
+    @activity.defn
+    async def recovery_tiers(self, environment: str) -> list[RecoveryTier]:
+        """The environment's recovery tiers and their RTO and RPO objectives.
+
+        Reads the inventory; changes nothing; retrying is safe.
+        """
+        return list(self._inventory.environment(environment).tiers)
 
     @activity.defn
     async def restore_backup(
@@ -271,8 +301,13 @@ def _write_recovery_settings(
         f'{store.destination_url} {store.server_name} "$1" "$2"\n'
     )
     script.chmod(0o755)
+    # Until the copy is neutralized and isolated (PostgresActivities.
+    # isolate_copy) it answers only on its socket in this 0700 folder: no
+    # TCP client, production's Odoo included, can reach it.
+    (data_dir / "pg_hba.conf").write_text(RECOVERING_HBA)
     settings = (
         "\n# odoo-dr drill copy: isolated, recovering from the archive\n"
+        f"hba_file = '{data_dir / 'pg_hba.conf'}'\n"
         f"listen_addresses = '{env.drill.host}'\n"
         f"port = {port}\n"
         f"unix_socket_directories = '{folder}'\n"
@@ -293,5 +328,9 @@ def _write_recovery_settings(
     for leftover in ("postmaster.pid", "postmaster.opts"):
         (data_dir / leftover).unlink(missing_ok=True)
     user_stat = folder.stat()
-    for path in (data_dir / "recovery.signal", data_dir / "postgresql.auto.conf"):
+    for path in (
+        data_dir / "recovery.signal",
+        data_dir / "postgresql.auto.conf",
+        data_dir / "pg_hba.conf",
+    ):
         os.chown(path, user_stat.st_uid, user_stat.st_gid)

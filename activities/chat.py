@@ -52,6 +52,7 @@ from odoo_dr.inventory import (
     Inventory,
     SecretRef,
 )
+from odoo_dr.models import RunNotice
 from odoo_dr.secrets import resolve_secret
 
 # The action ids of the two buttons, and the decision each one casts.
@@ -455,6 +456,23 @@ def _mrkdwn(text: str) -> dict[str, str]:
     return {"type": "mrkdwn", "text": text}
 
 
+def run_message(notice: RunNotice, link: str | None = None) -> ChatMessage:
+    """The message that says how a run ended, with what a person must know."""
+    headline = f"{notice.runbook} on {notice.environment}: {notice.verdict.upper()}"
+    lines = [notice.summary, *(f"• {_escape(fact)}" for fact in notice.facts)]
+    blocks = [_header(_clip(headline, 150)), _section("\n".join(lines))]
+    run = f"run `{_escape(notice.workflow_id)}`"
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [
+                _mrkdwn(f"{run} · <{link}|open in Temporal>" if link else run)
+            ],
+        }
+    )
+    return ChatMessage(text=headline, blocks=blocks)
+
+
 # The paging webhook and the link to the run.
 
 
@@ -742,9 +760,14 @@ def _failure(failures: list[ApplicationError]) -> ApplicationError:
 
 
 async def _deliver_all(
-    notice: GateNotice, chat: ChatSettings, destinations: list[_Destination]
+    environment: str,
+    what: str,
+    chat: ChatSettings,
+    destinations: list[_Destination],
 ) -> None:
     """Send to each destination not reached before; then raise what failed.
+
+    ``what`` names the notice in logs ("gate promote opened").
 
     Raises:
         ApplicationError: what failed, with every secret of ``chat`` scrubbed.
@@ -755,13 +778,12 @@ async def _deliver_all(
         if destination.key in delivered:
             continue
         try:
-            await _deliver(destination, notice.environment)
+            await _deliver(destination, environment)
         except ApplicationError as exc:
             failure = _scrub(exc, _known_secrets(chat))
             activity.logger.warning(
-                "gate %s %s: notice not delivered to %s: %s",
-                notice.gate.name,
-                notice.event,
+                "%s: notice not delivered to %s: %s",
+                what,
                 destination.label,
                 failure.message,
             )
@@ -769,12 +791,7 @@ async def _deliver_all(
             continue
         delivered.append(destination.key)
         activity.heartbeat(list(delivered))
-        activity.logger.info(
-            "gate %s %s: notice delivered to %s",
-            notice.gate.name,
-            notice.event,
-            destination.label,
-        )
+        activity.logger.info("%s: notice delivered to %s", what, destination.label)
     if failures:
         raise _failure(failures)
 
@@ -894,4 +911,31 @@ class ChatActivities:
                 "paging webhook; notice only logged",
                 env.name,
             )
-        await _deliver_all(notice, env.chat, destinations)
+        what = f"gate {notice.gate.name} {notice.event}"
+        await _deliver_all(notice.environment, what, env.chat, destinations)
+
+    @activity.defn
+    async def notify_run(self, notice: RunNotice) -> None:
+        """Tell the environment's chat channel (and pager) how a run ended.
+
+        Sent when a runbook fails or is aborted, as a drill's failure must
+        not wait for someone to look. Retrying is safe for the reasons of
+        :meth:`notify_gate` (destinations reached are skipped); it gives up
+        as that does. Without chat settings in the inventory, only logs.
+        """
+        env = self._inventory.environment(notice.environment)
+        activity.logger.info(
+            "%s %s ended %s", notice.runbook, notice.workflow_id, notice.verdict
+        )
+        if env.chat is None:
+            return
+        link = run_url(
+            self._temporal_ui,
+            activity.info().namespace,
+            notice.workflow_id,
+            notice.run_id,
+        )
+        page = {**notice.model_dump(mode="json"), "event": "run_ended", "link": link}
+        destinations = _destinations(env.chat, run_message(notice, link), page)
+        what = f"{notice.runbook} {notice.workflow_id} {notice.verdict}"
+        await _deliver_all(notice.environment, what, env.chat, destinations)

@@ -9,7 +9,10 @@ says so, rather than pretending.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import os
+import signal
+import sys
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 
@@ -20,6 +23,29 @@ from odoo_dr.errors import BAD_INPUT
 from odoo_dr.inventory import HostAccess, LocalAccess
 
 Tick = Callable[[], Awaitable[None]]
+
+# Linux's prctl(PR_SET_PDEATHSIG): the kernel signals the child when the
+# process that started it dies, even by SIGKILL. runuser passes SIGTERM on to
+# the command it runs.
+_PR_SET_PDEATHSIG = 1
+_LIBC = ctypes.CDLL(None, use_errno=True) if sys.platform == "linux" else None
+
+
+def _end_with(worker: int) -> Callable[[], None]:
+    """What the child runs before exec: end when the worker ends.
+
+    A worker killed mid-activity must not leave a barman-cloud-restore
+    writing into a folder that the retry, on another worker, wipes and
+    restores again.
+    """
+
+    def child() -> None:
+        if _LIBC is not None:
+            _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != worker:  # the worker died before prctl took hold
+            os._exit(1)
+
+    return child
 
 
 class CommandError(Exception):
@@ -79,6 +105,7 @@ async def run_command(
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **(env or {})},
+        preexec_fn=_end_with(os.getpid()),
     )
     communicate = asyncio.ensure_future(process.communicate())
     try:

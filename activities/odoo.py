@@ -24,7 +24,7 @@ from temporalio.exceptions import ApplicationError
 from activities.odoo_checks import fingerprint
 from activities.odoo_checks.catalogue import run_catalogue, select_checks
 from activities.odoo_probes import probe_application
-from activities.postgres import node_conninfo, serving_node
+from activities.postgres import copy_conninfo, node_conninfo, serving_node
 from odoo_dr.errors import BAD_INPUT
 from odoo_dr.inventory import Environment, Inventory, PostgresNode
 from odoo_dr.secrets import resolve_secret
@@ -77,7 +77,10 @@ def resolve_target(env: Environment, target: ValidationTarget) -> ResolvedTarget
         # A copy (a drill's, a point-in-time restore's) answers to the
         # credentials of the production cluster it was restored from.
         host, port = target.host or node.host, target.port or node.port
-        conninfo = node_conninfo(env.primary(), database, host=host, port=port)
+        if target.drill_id:
+            conninfo = copy_conninfo(env, target.drill_id, host, port, database)
+        else:
+            conninfo = node_conninfo(env.primary(), database, host=host, port=port)
         label = target.label or f"copy at {host}:{port}"
     else:
         conninfo = node_conninfo(node, database)

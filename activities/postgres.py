@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import shutil
 from datetime import datetime
 from pathlib import Path
@@ -14,12 +15,28 @@ from temporalio.exceptions import ApplicationError
 
 from activities.backups import drill_folder
 from activities.hosts import CommandError, local_user, run_command
-from odoo_dr.errors import BAD_INPUT
+from odoo_dr.errors import BAD_INPUT, PRECONDITION_FAILED
 from odoo_dr.inventory import Environment, Inventory, LocalAccess, PostgresNode
-from odoo_dr.models import PrimaryPosition, RecoveredPoint, RestoredCopy, TableCount
+from odoo_dr.models import (
+    IsolatedCopy,
+    Neutralization,
+    PrimaryPosition,
+    RecoveredPoint,
+    RestoredCopy,
+    TableCount,
+)
 from odoo_dr.secrets import resolve_secret
 
 POLL_SECONDS = 0.5
+DRILL_ROLE = "odoo_dr_drill"
+DRILL_PASSWORD = "drill-password"
+# The copy's access rules once neutralized: its socket as before, and over
+# TCP the drill role alone. Production's roles (Odoo's included) stay out.
+ISOLATED_HBA = (
+    "# odoo-dr drill copy, neutralized: only the drill role connects over TCP\n"
+    "local all all trust\n"
+    f"host all {DRILL_ROLE} all scram-sha-256\n"
+)
 
 # The newest commit time a server knows of. pg_last_committed_xact() is empty
 # until the server commits (or replays) a transaction after its start, so
@@ -147,8 +164,45 @@ class PostgresActivities:
         return True
 
     def _copy_conninfo(self, env: Environment, copy: RestoredCopy) -> str:
-        return node_conninfo(
-            env.primary(), env.odoo.database, host=copy.host, port=copy.port
+        if copy.isolated:
+            return copy_conninfo(env, copy.drill_id, copy.host, copy.port)
+        return socket_conninfo(env, copy)
+
+    @activity.defn
+    async def isolate_copy(self, environment: str, copy: RestoredCopy) -> IsolatedCopy:
+        """Neutralize the copy, then open it to its drill role alone.
+
+        Until now the copy answers only on its private socket. Through it,
+        the copy's Odoo crons, outgoing and incoming mail servers and payment
+        providers are switched off (as Odoo's own neutralization does); a
+        drill role gets a generated password (kept in the drill's 0600 folder,
+        never returned); and the access rules are swapped for ones that let
+        only that role in over TCP. Retrying is safe: the updates are
+        idempotent and the password, once generated, is reused. Gives up
+        (non-retryable) when the copy is not an Odoo database.
+        """
+        env = self._inventory.environment(environment)
+        folder = drill_folder(env, copy.drill_id)
+        password = _drill_password(folder)
+        async with await psycopg.AsyncConnection.connect(
+            socket_conninfo(env, copy), autocommit=True
+        ) as conn:
+            neutralized = await _neutralize(conn, copy)
+            await _create_drill_role(conn, password)
+            (Path(copy.data_dir) / "pg_hba.conf").write_text(ISOLATED_HBA)
+            await conn.execute("SELECT pg_reload_conf()")
+        isolated = copy.model_copy(update={"isolated": True})
+        await _wait_for_role(env, isolated)
+        activity.logger.info(
+            "drill copy %s neutralized (%d crons off) and open to %s only",
+            copy.drill_id,
+            len(neutralized.crons_disabled),
+            DRILL_ROLE,
+        )
+        where = f"{copy.host}:{copy.port}, role {DRILL_ROLE} only"
+        return IsolatedCopy(
+            restored=isolated,
+            neutralization=neutralized.model_copy(update={"listening": where}),
         )
 
     async def _wait_promoted(
@@ -259,6 +313,151 @@ class PostgresActivities:
                 activity.logger.warning("drill copy %s was not running", drill_id)
         shutil.rmtree(folder)
         return True
+
+
+def socket_conninfo(env: Environment, copy: RestoredCopy) -> str:
+    """The copy's private socket (in its 0700 drill folder), as superuser."""
+    return psycopg.conninfo.make_conninfo(
+        host=str(drill_folder(env, copy.drill_id)),
+        port=copy.port,
+        user=env.primary().superuser,
+        dbname=env.odoo.database,
+        connect_timeout=5,
+        application_name="odoo-dr",
+    )
+
+
+def copy_conninfo(
+    env: Environment, drill_id: str, host: str, port: int, dbname: str | None = None
+) -> str:
+    """An isolated drill copy over TCP, as its drill role.
+
+    Raises:
+        ApplicationError: the drill has no password (not isolated yet, or
+            torn down); non-retryable.
+    """
+    secret = drill_folder(env, drill_id) / DRILL_PASSWORD
+    try:
+        password = secret.read_text(encoding="utf-8").strip()
+    except OSError:
+        raise ApplicationError(
+            f"drill copy {drill_id} has no drill role password: it is not "
+            "isolated yet, or it was torn down",
+            type=PRECONDITION_FAILED,
+            non_retryable=True,
+        ) from None
+    return psycopg.conninfo.make_conninfo(
+        host=host,
+        port=port,
+        user=DRILL_ROLE,
+        password=password,
+        dbname=dbname or env.odoo.database,
+        connect_timeout=5,
+        application_name="odoo-dr",
+    )
+
+
+def _drill_password(folder: Path) -> str:
+    """The drill role's password: generated once, kept 0600 in the folder."""
+    path = folder / DRILL_PASSWORD
+    if not path.exists():
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32), encoding="utf-8")
+    return path.read_text(encoding="utf-8").strip()
+
+
+async def _neutralize(
+    conn: psycopg.AsyncConnection, copy: RestoredCopy
+) -> Neutralization:
+    present = {
+        table: await _exists(conn, table)
+        for table in ("ir_cron", "ir_mail_server", "fetchmail_server")
+    }
+    if not present["ir_cron"] or not await _exists(conn, "ir_config_parameter"):
+        raise ApplicationError(
+            f"drill copy {copy.drill_id} is not an Odoo database "
+            "(no ir_cron or ir_config_parameter): nothing to neutralize",
+            type=BAD_INPUT,
+            non_retryable=True,
+        )
+    crons = await conn.execute(
+        "UPDATE ir_cron SET active = false WHERE active RETURNING cron_name"
+    )
+    disabled = [str(name) for (name,) in await crons.fetchall()]
+    # A retry finds them off already: name every cron that is off now.
+    off = await conn.execute("SELECT cron_name FROM ir_cron WHERE NOT active")
+    disabled = sorted({*disabled, *(str(n) for (n,) in await off.fetchall())})
+    return Neutralization(
+        crons_disabled=disabled,
+        mail_servers_disabled=await _switch_off(conn, "ir_mail_server", present),
+        fetchmail_servers_disabled=await _switch_off(conn, "fetchmail_server", present),
+        payment_providers_disabled=await _disable_providers(conn),
+        drill_role=DRILL_ROLE,
+        listening="",
+    )
+
+
+async def _switch_off(
+    conn: psycopg.AsyncConnection, table: str, present: dict[str, bool]
+) -> int:
+    if not present[table]:
+        return 0
+    query = sql.SQL("UPDATE {} SET active = false WHERE active").format(
+        sql.Identifier(table)
+    )
+    return (await conn.execute(query)).rowcount
+
+
+async def _disable_providers(conn: psycopg.AsyncConnection) -> int:
+    if not await _exists(conn, "payment_provider"):
+        return 0
+    cur = await conn.execute(
+        "UPDATE payment_provider SET state = 'disabled' WHERE state <> 'disabled'"
+    )
+    return cur.rowcount
+
+
+async def _exists(conn: psycopg.AsyncConnection, table: str) -> bool:
+    row = await (
+        await conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,))
+    ).fetchone()
+    return bool(row and row[0])
+
+
+async def _create_drill_role(conn: psycopg.AsyncConnection, password: str) -> None:
+    """The drill role, superuser of the copy, with a SCRAM verifier of ``password``.
+
+    The verifier is computed by libpq on this side, so the clear password is
+    never in a statement the server could log.
+    """
+    verifier = conn.pgconn.encrypt_password(
+        password.encode(), DRILL_ROLE.encode(), b"scram-sha-256"
+    ).decode()
+    row = await (
+        await conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (DRILL_ROLE,))
+    ).fetchone()
+    verb = "ALTER" if row else "CREATE"
+    await conn.execute(
+        sql.SQL(verb + " ROLE {} WITH SUPERUSER LOGIN PASSWORD {}").format(
+            sql.Identifier(DRILL_ROLE), sql.Literal(verifier)
+        )
+    )
+
+
+async def _wait_for_role(env: Environment, copy: RestoredCopy) -> None:
+    """Wait until the reloaded access rules let the drill role in over TCP."""
+    conninfo = copy_conninfo(env, copy.drill_id, copy.host, copy.port)
+    for _ in range(50):
+        try:
+            conn = await psycopg.AsyncConnection.connect(conninfo)
+        except psycopg.OperationalError:
+            await asyncio.sleep(0.1)
+            continue
+        await conn.close()
+        return
+    raise ApplicationError(
+        f"drill copy {copy.drill_id} does not let its drill role in after the reload"
+    )
 
 
 async def _newest_commit(conn: psycopg.AsyncConnection) -> datetime | None:

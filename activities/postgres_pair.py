@@ -34,10 +34,10 @@ from odoo_dr.cutover import (
     PairState,
     Promotion,
     Reprotection,
-    lsn_to_int,
 )
 from odoo_dr.errors import BAD_INPUT, PRECONDITION_FAILED
 from odoo_dr.inventory import Environment, Inventory, PostgresNode
+from odoo_dr.lsn import lsn_to_int
 from odoo_dr.secrets import resolve_secret
 
 POLL_SECONDS = 0.05

@@ -13,20 +13,9 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from odoo_dr.approvals import GateState
+from odoo_dr.evidence import StoredReport
 from odoo_dr.models import StepRecord
 from odoo_dr.validation import ValidationReport
-
-
-def lsn_to_int(lsn: str) -> int:
-    """A WAL position ``X/Y`` as a byte offset.
-
-    Raises:
-        ValueError: ``lsn`` is not of that form.
-    """
-    high, _, low = lsn.partition("/")
-    if not low:
-        raise ValueError(f"not a WAL position: {lsn!r}")
-    return (int(high, 16) << 32) + int(low, 16)
 
 
 class NodeState(BaseModel):
@@ -257,6 +246,8 @@ class RegionMoveReport(BaseModel):
     unavailable_seconds: float | None = None
     started_at: datetime
     ended_at: datetime | None = None
+    evidence: StoredReport | None = None
+    evidence_error: str | None = None
 
 
 Preflight.model_rebuild()

@@ -17,6 +17,7 @@ import tomllib
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import (
@@ -43,6 +44,17 @@ def _parse_duration(value: Any) -> Any:
             amount, unit = match.groups()
             return timedelta(seconds=float(amount) * _UNIT_SECONDS[unit])
     return value
+
+
+def _known_time_zone(name: str) -> str:
+    """Refuse a time zone the IANA database (zoneinfo) does not know."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r}: use an IANA name such as Europe/Berlin"
+        ) from None
+    return name
 
 
 Duration = Annotated[timedelta, BeforeValidator(_parse_duration)]
@@ -450,6 +462,8 @@ class Environment(_Model):
 
     name: Name
     description: str = ""
+    # The firm's clock: drill schedules run on it ("02:30" is 02:30 there).
+    time_zone: Annotated[str, AfterValidator(_known_time_zone)] = "UTC"
     primary_region: str
     standby_region: str
     regions: dict[Name, Region]

@@ -12,6 +12,8 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, Field
 
 from odoo_dr.approvals import GateState
+from odoo_dr.evidence import StoredReport
+from odoo_dr.readiness import ReadinessReport
 from odoo_dr.validation import ValidationReport
 
 Verdict = Literal["pass", "fail", "aborted"]
@@ -22,6 +24,8 @@ class DrillInput(BaseModel):
 
     environment: str = Field(min_length=1)
     backup_id: str | None = None
+    # Without backup_id: the newest, or any of those still in the store.
+    backup_choice: Literal["newest", "random"] = "newest"
     recovery_target_time: AwareDatetime | None = None
     reason: str = "scheduled restore drill"
     requested_by: str = "unknown"
@@ -60,6 +64,28 @@ class RestoredCopy(BaseModel):
     port: int
     backup_id: str
     restored_bytes: int
+    # Until isolated, the copy answers only on its own Unix socket; after,
+    # only its drill role (a generated password kept in the drill's folder)
+    # over TCP on the drill host.
+    isolated: bool = False
+
+
+class Neutralization(BaseModel):
+    """What was switched off in a copy before anything could connect to it."""
+
+    crons_disabled: list[str]  # names, for validation to expect them paused
+    mail_servers_disabled: int
+    fetchmail_servers_disabled: int
+    payment_providers_disabled: int
+    drill_role: str
+    listening: str  # where the copy accepts connections once isolated
+
+
+class IsolatedCopy(BaseModel):
+    """A copy after neutralization: how to reach it, and what was switched off."""
+
+    restored: RestoredCopy
+    neutralization: Neutralization
 
 
 class RecoveredPoint(BaseModel):
@@ -102,6 +128,52 @@ class RunbookStatus(BaseModel):
     steps: list[StepRecord] = []
 
 
+class ObjectiveResult(BaseModel):
+    """One recovery tier's objectives against what a run measured."""
+
+    tier: str
+    areas: list[str] = []
+    rto_objective_seconds: float
+    rpo_objective_seconds: float
+    rto_seconds: float | None
+    rpo_seconds: float | None
+    rto_met: bool | None  # None: not measured
+    rpo_met: bool | None
+
+    @property
+    def missed(self) -> list[str]:
+        """The objectives measured and missed, as sentences."""
+        return [
+            f"{name} {measured:.0f} s exceeds the {objective:.0f} s of tier {self.tier}"
+            for name, measured, objective, met in (
+                ("RTO", self.rto_seconds, self.rto_objective_seconds, self.rto_met),
+                ("RPO", self.rpo_seconds, self.rpo_objective_seconds, self.rpo_met),
+            )
+            if met is False and measured is not None
+        ]
+
+
+def judge_objectives(
+    tiers: list[tuple[str, list[str], float, float]],
+    rto_seconds: float | None,
+    rpo_seconds: float | None,
+) -> list[ObjectiveResult]:
+    """Each tier (name, areas, RTO, RPO objectives in seconds) against a run."""
+    return [
+        ObjectiveResult(
+            tier=name,
+            areas=areas,
+            rto_objective_seconds=rto,
+            rpo_objective_seconds=rpo,
+            rto_seconds=rto_seconds,
+            rpo_seconds=rpo_seconds,
+            rto_met=None if rto_seconds is None else rto_seconds <= rto,
+            rpo_met=None if rpo_seconds is None else rpo_seconds <= rpo,
+        )
+        for name, areas, rto, rpo in tiers
+    ]
+
+
 class DrillReport(BaseModel):
     """What a restore drill found; every run ends with one, also a failed one."""
 
@@ -118,13 +190,31 @@ class DrillReport(BaseModel):
     validated_at: datetime | None = None
     finished_at: datetime
     backup: BackupChoice | None = None
+    readiness: ReadinessReport | None = None
     primary: PrimaryPosition | None = None
     recovered: RecoveredPoint | None = None
     rto_seconds: float | None = None
     rpo_seconds: float | None = None
     rpo_transactions: int | None = None
     tables: list[TableCount] = []
+    neutralization: Neutralization | None = None
     validation: ValidationReport | None = None
+    objectives: list[ObjectiveResult] = []
     approvals: list[GateState] = []
     steps: list[StepRecord] = []
     torn_down: bool = False
+    # Where the evidence report is, and its SHA-256 (also in the history).
+    evidence: StoredReport | None = None
+    evidence_error: str | None = None
+
+
+class RunNotice(BaseModel):
+    """What chat is told when a runbook ends badly: the run and its reasons."""
+
+    environment: str
+    runbook: str
+    workflow_id: str
+    run_id: str
+    verdict: str
+    summary: str
+    facts: list[str] = []

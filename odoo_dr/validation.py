@@ -64,12 +64,14 @@ class ValidationTarget(BaseModel):
 
     ``node`` names a PostgreSQL node of the inventory; ``host`` and ``port``
     (a drill's restored copy, a point-in-time copy) override where to connect,
-    with the credentials of the environment's primary node.
+    with the credentials of the environment's primary node, or, with
+    ``drill_id``, those of that drill's isolated copy.
     """
 
     node: str | None = None
     host: str | None = None
     port: int | None = Field(default=None, ge=1, le=65535)
+    drill_id: str | None = None  # a drill's isolated copy: its drill role
     database: str | None = None
     region: str | None = None
     filestore: str | None = None

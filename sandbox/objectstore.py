@@ -72,6 +72,17 @@ def create_bucket(layout: Layout, port: int) -> None:
     if BUCKET in existing:
         return
     client.create_bucket(Bucket=BUCKET, ObjectLockEnabledForBucket=True)
+    # Every backup and WAL object is retained a day, as a production bucket's
+    # default rule would keep them for its retention period. GOVERNANCE, so
+    # that a person (and a test) can still lift it; moto keeps all of it in
+    # memory anyway.
+    client.put_object_lock_configuration(
+        Bucket=BUCKET,
+        ObjectLockConfiguration={
+            "ObjectLockEnabled": "Enabled",
+            "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}},
+        },
+    )
 
 
 def write_archive_script(layout: Layout, port: int) -> Path:

@@ -47,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
         chatops_commands,
         demo_commands,
         drill_commands,
+        readiness_commands,
         region_commands,
+        report_commands,
         sandbox_commands,
         validate_commands,
         worker_commands,
@@ -63,7 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     drill_commands.register(commands)
     region_commands.register(commands)
     validate_commands.register(commands)
+    readiness_commands.register(commands)
     approve_commands.register(commands)
+    report_commands.register(commands)
     chatops_commands.register(commands)
     demo_commands.register(commands)
     return parser

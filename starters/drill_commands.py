@@ -11,6 +11,7 @@ from typing import Any
 
 from odoo_dr.models import DrillInput, DrillReport
 from odoo_dr.names import SA_ENVIRONMENT, SA_RUNBOOK, TASK_QUEUE
+from starters import history_commands, schedule_commands
 from starters.settings import read_inventory, run_link, temporal_target, temporal_ui
 
 
@@ -39,6 +40,14 @@ def register(commands: Any) -> None:
     run.add_argument("--ui", help="Temporal web UI base address")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.set_defaults(handler=_run)
+    run.add_argument(
+        "--backup-choice",
+        choices=["newest", "random"],
+        default="newest",
+        help="without --backup: the newest, or any backup still in the store",
+    )
+    schedule_commands.register(verbs)
+    history_commands.register(verbs)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -73,6 +82,7 @@ async def _start_and_wait(args: argparse.Namespace) -> tuple[DrillReport, str | 
         DrillInput(
             environment=args.env,
             backup_id=args.backup,
+            backup_choice=args.backup_choice,
             reason=args.reason,
             requested_by=getpass.getuser(),
             sign_off=args.sign_off,

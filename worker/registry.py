@@ -8,11 +8,13 @@ from typing import Any
 from activities.app_tier import AppTierActivities
 from activities.backups import BackupActivities
 from activities.chat import ChatActivities
+from activities.evidence import EvidenceActivities
 from activities.integrations import IntegrationActivities
 from activities.odoo import OdooActivities
 from activities.postgres import PostgresActivities
 from activities.postgres_pair import PairActivities
 from activities.preflight import PreflightActivities
+from activities.readiness import ReadinessActivities
 from activities.redis import RedisActivities
 from activities.traffic import TrafficActivities
 from odoo_dr.inventory import Inventory
@@ -37,15 +39,19 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
     chat = ChatActivities(inventory)
     pair = PairActivities(inventory)
     preflight = PreflightActivities(inventory)
+    readiness = ReadinessActivities(inventory)
     app_tier = AppTierActivities(inventory)
     integrations = IntegrationActivities(inventory)
     redis = RedisActivities(inventory)
     traffic = TrafficActivities(inventory)
+    evidence = EvidenceActivities(inventory)
     return [
         backups.select_backup,
         backups.restore_backup,
+        backups.recovery_tiers,
         postgres.capture_primary_position,
         postgres.start_restored_copy,
+        postgres.isolate_copy,
         postgres.count_tables,
         postgres.teardown_copy,
         odoo.run_validation_checks,
@@ -54,7 +60,9 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
         odoo.probe_odoo,
         chat.approval_plan,
         chat.notify_gate,
+        chat.notify_run,
         preflight.preflight,
+        readiness.check_readiness,
         pair.inspect_pair,
         pair.fence_primary,
         pair.unfence_primary,
@@ -69,4 +77,5 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
         integrations.probe_integrations,
         redis.move_redis,
         traffic.route_traffic,
+        evidence.store_evidence,
     ]

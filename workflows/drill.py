@@ -1,12 +1,14 @@
 """The restore drill.
 
-Fingerprint production, restore the newest base backup and the archived WAL
-into an isolated copy, check that Odoo's tables came back, run business
-validation on the copy (the catalogue, and the fingerprint comparison that
-counts the transactions a restore would lose), measure RTO and RPO, tear the
-copy down, and return the report. It does not yet neutralize the copy (Odoo
-crons, outgoing mail, payment providers), wait for approvals or store an
-evidence report.
+Fingerprint production, restore a base backup (the newest, a named one, or
+any still in the store) and the archived WAL into a copy that answers only
+on its private socket, neutralize it (Odoo crons, outgoing and incoming
+mail, payment providers off) and only then open it to the drill's own role,
+check that Odoo's tables came back, run business validation on the copy
+(the catalogue, and the fingerprint comparison that counts the transactions
+a restore would lose), ask the business owners to sign off when asked,
+measure RTO and RPO against every recovery tier, tear the copy down on
+every path (also after a failure or a cancel), and return the report.
 """
 
 from __future__ import annotations
@@ -24,20 +26,29 @@ with workflow.unsafe.imports_passed_through():
     from activities.backups import BackupActivities
     from activities.odoo import OdooActivities
     from activities.postgres import PostgresActivities
+    from activities.readiness import ReadinessActivities
     from odoo_dr.errors import NON_RETRYABLE, PRECONDITION_FAILED, VALIDATION_FAILED
+    from odoo_dr.evidence import evidence_from_drill
+    from odoo_dr.inventory import RecoveryTier
     from odoo_dr.models import (
         BackupChoice,
         DrillInput,
         DrillReport,
+        IsolatedCopy,
+        Neutralization,
+        ObjectiveResult,
         PrimaryPosition,
         RecoveredPoint,
         RestoredCopy,
         RunbookStatus,
+        RunNotice,
         StepRecord,
         TableCount,
         Verdict,
+        judge_objectives,
     )
-    from odoo_dr.names import SA_PHASE, SA_VERDICT
+    from odoo_dr.names import SA_ENVIRONMENT, SA_PHASE, SA_RUNBOOK, SA_VERDICT
+    from odoo_dr.readiness import BACKUP_AGE, WAL_CONTINUITY, ReadinessReport
     from odoo_dr.validation import (
         Expectations,
         Fingerprint,
@@ -45,6 +56,7 @@ with workflow.unsafe.imports_passed_through():
         ValidationReport,
         ValidationTarget,
     )
+    from workflows.evidence import keep_evidence, tell_channel
     from workflows.gated import GatedRunbook
     from workflows.gates import GateKeeper
     from workflows.steps import describe_failure, run_step
@@ -73,6 +85,8 @@ RETRY = RetryPolicy(
 )
 PHASE = SearchAttributeKey.for_keyword(SA_PHASE)
 VERDICT = SearchAttributeKey.for_keyword(SA_VERDICT)
+ENVIRONMENT = SearchAttributeKey.for_keyword(SA_ENVIRONMENT)
+RUNBOOK = SearchAttributeKey.for_keyword(SA_RUNBOOK)
 
 
 @dataclass
@@ -84,8 +98,11 @@ class _Findings:
     recovered: RecoveredPoint | None = None
     tables: list[TableCount] = field(default_factory=list)
     production: Fingerprint | None = None
+    neutralization: Neutralization | None = None
     validation: ValidationReport | None = None
     validated_at: datetime | None = None
+    tiers: list[RecoveryTier] = field(default_factory=list)
+    readiness: ReadinessReport | None = None
 
 
 @workflow.defn(name="RestoreDrill")
@@ -113,21 +130,36 @@ class RestoreDrillWorkflow(GatedRunbook):
         """Run the drill; the report comes back whether it passed or failed."""
         started_at = workflow.info().start_time
         drill_id = f"drill-{workflow.info().run_id}"
+        # Findable however it was started (CLI, schedule, the UI's form).
+        workflow.upsert_search_attributes(
+            [
+                ENVIRONMENT.value_set(drill.environment),
+                RUNBOOK.value_set("restore-drill"),
+            ]
+        )
         found = _Findings()
         failure: str | None = None
         torn_down = False
         # The copy is torn down on every path: success, failure, cancel. Not
         # when the worker evicts the run from its cache (GeneratorExit): the
         # run goes on, replayed by the next worker, which tears down.
+        aborted = False
         try:
             await self._drill(drill, drill_id, found)
         except (ActivityError, ChildWorkflowError, ApplicationError) as exc:
             failure = describe_failure(exc)
         except asyncio.CancelledError:
-            await self._teardown(drill, drill_id)
-            raise
+            # Cancelled from the UI or the CLI: the copy goes, and the run
+            # ends with its report rather than without one.
+            failure, aborted = "cancelled by a person", True
         torn_down = await self._teardown(drill, drill_id)
-        return self._report(drill, started_at, found, failure, torn_down)
+        report = self._report(drill, started_at, found, failure, torn_down, aborted)
+        if report.verdict != "pass":
+            await self._tell_chat(report)
+        report.evidence, report.evidence_error = await keep_evidence(
+            evidence_from_drill(report, found.tiers, ui_url=None)
+        )
+        return report
 
     async def _drill(self, drill: DrillInput, drill_id: str, found: _Findings) -> None:
         env = drill.environment
@@ -137,6 +169,14 @@ class RestoreDrillWorkflow(GatedRunbook):
         if drill.sign_off:
             await self._gates.load_plan()
             self._require_sign_off_rules(drill)
+
+        # The objectives the drill is judged by.
+        found.tiers = await self._step(
+            "read recovery objectives",
+            BackupActivities.recovery_tiers,
+            env,
+            result_type=list[RecoveryTier],
+        )
 
         # Where production stands now: the RPO is measured against this.
         found.primary = await self._step(
@@ -160,7 +200,18 @@ class RestoreDrillWorkflow(GatedRunbook):
             BackupActivities.select_backup,
             env,
             drill.backup_id,
+            drill.backup_choice,
             result_type=BackupChoice,
+        )
+
+        # The archive's state beside the drill: backup age, WAL continuity,
+        # archive lag, Object Lock. A gap or a stale backup fails the drill
+        # once the copy shows what could be recovered.
+        found.readiness = await self._step(
+            "check backups and WAL archive",
+            ReadinessActivities.check_readiness,
+            env,
+            result_type=ReadinessReport,
         )
 
         self._phase("restoring")
@@ -184,6 +235,19 @@ class RestoreDrillWorkflow(GatedRunbook):
             timeout=timedelta(hours=4),
         )
 
+        self._refuse_broken_archive(found)
+
+        # Nothing but the drill reaches the copy before its crons, mail and
+        # payment providers are off.
+        isolated: IsolatedCopy = await self._step(
+            "neutralize and isolate copy",
+            PostgresActivities.isolate_copy,
+            env,
+            copy,
+            result_type=IsolatedCopy,
+        )
+        copy, found.neutralization = isolated.restored, isolated.neutralization
+
         self._phase("validating")
         found.tables = await self._step(
             "count Odoo tables",
@@ -197,16 +261,35 @@ class RestoreDrillWorkflow(GatedRunbook):
             found.validation = await self._validate(drill, copy, found)
             raise_if_blocking(found.validation)
 
+        # RTO ends here: what follows waits for people, not for the restore.
+        found.validated_at = workflow.now()
+
         # The business owners confirm their areas on the restored copy.
         for area in drill.sign_off:
             await self._sign_off(area, found.validation)
-        found.validated_at = workflow.now()
 
         # Keep the copy for a person to look at, when asked, before teardown.
         if drill.keep_copy_for > timedelta(0):
             self._status.waiting_for = "inspection window to end"
             await workflow.sleep(drill.keep_copy_for)
             self._status.waiting_for = None
+
+    def _refuse_broken_archive(self, found: _Findings) -> None:
+        """Fail when the archive cannot give back what production committed."""
+        broken = [
+            f"{c.name}: {c.detail}"
+            for c in (found.readiness.checks if found.readiness else [])
+            if not c.ok and c.name in (WAL_CONTINUITY, BACKUP_AGE)
+        ]
+        if broken:
+            reached = found.recovered.replay_lsn if found.recovered else "nothing"
+            raise ApplicationError(
+                "the backups cannot restore production as it is: "
+                + "; ".join(broken)
+                + f" (the copy was recovered up to {reached})",
+                type=VALIDATION_FAILED,
+                non_retryable=True,
+            )
 
     def _require_sign_off_rules(self, drill: DrillInput) -> None:
         missing = [
@@ -260,10 +343,16 @@ class RestoreDrillWorkflow(GatedRunbook):
             ValidationInput(
                 environment=drill.environment,
                 target=ValidationTarget(
-                    host=copy.host, port=copy.port, label=f"drill copy {copy.drill_id}"
+                    host=copy.host,
+                    port=copy.port,
+                    drill_id=copy.drill_id,
+                    label=f"drill copy {copy.drill_id}",
                 ),
                 expected=Expectations(
-                    database_uuid=production.database_uuid if production else None
+                    database_uuid=production.database_uuid if production else None,
+                    paused_crons=found.neutralization.crons_disabled
+                    if found.neutralization
+                    else [],
                 ),
                 fingerprint=production,
                 witness=ValidationTarget(label="production primary"),
@@ -317,6 +406,23 @@ class RestoreDrillWorkflow(GatedRunbook):
             return False
         return True
 
+    async def _tell_chat(self, report: DrillReport) -> None:
+        """A failed or aborted drill tells the channel; a lost notice is logged."""
+        facts = [f"backup {report.backup.backup_id}"] if report.backup else []
+        facts += [s for o in report.objectives for s in o.missed]
+        if not report.torn_down:
+            facts.append("the copy could not be torn down: remove it by hand")
+        notice = RunNotice(
+            environment=report.environment,
+            runbook="restore drill",
+            workflow_id=report.workflow_id,
+            run_id=report.run_id,
+            verdict=report.verdict,
+            summary=report.failure or report.verdict,
+            facts=facts,
+        )
+        await tell_channel(notice)
+
     def _phase(self, phase: str) -> None:
         self._status.phase = phase
         workflow.upsert_search_attributes([PHASE.value_set(phase)])
@@ -328,13 +434,23 @@ class RestoreDrillWorkflow(GatedRunbook):
         found: _Findings,
         failure: str | None,
         torn_down: bool,
+        aborted: bool = False,
     ) -> DrillReport:
         missing = [t.table for t in found.tables if not t.ok]
         if failure is None and missing:
             failure = "tables missing or empty in the restored copy: " + ", ".join(
                 missing
             )
+        rto = _rto(started_at, found.validated_at, failure)
+        rpo = _rpo(found.primary, found.recovered)
+        objectives = _objectives(found.tiers, rto, rpo)
+        # A drill that restores too slowly, or loses too much, fails loudly.
+        missed = [sentence for o in objectives for sentence in o.missed]
+        if failure is None and missed:
+            failure = "objectives missed: " + "; ".join(missed)
         verdict: Verdict = "pass" if failure is None and torn_down else "fail"
+        if aborted:
+            verdict = "aborted"
         if failure is None and not torn_down:
             failure = "the drill copy could not be torn down; remove it by hand"
         self._phase("done")
@@ -348,15 +464,18 @@ class RestoreDrillWorkflow(GatedRunbook):
             verdict=verdict,
             failure=failure,
             started_at=started_at,
-            validated_at=found.validated_at if failure is None else None,
+            validated_at=found.validated_at if rto is not None else None,
             finished_at=workflow.now(),
             backup=found.backup,
+            readiness=found.readiness,
             primary=found.primary,
             recovered=found.recovered,
-            rto_seconds=_rto(started_at, found.validated_at, failure),
-            rpo_seconds=_rpo(found.primary, found.recovered),
+            rto_seconds=rto,
+            rpo_seconds=rpo,
             tables=found.tables,
+            neutralization=found.neutralization,
             validation=found.validation,
+            objectives=objectives,
             approvals=self._gates.open_gates(),
             rpo_transactions=found.validation.comparison.transactions_between
             if found.validation and found.validation.comparison
@@ -386,3 +505,16 @@ def _rpo(
     if primary.newest_commit is None or recovered.newest_commit is None:
         return None
     return max(0.0, (primary.newest_commit - recovered.newest_commit).total_seconds())
+
+
+def _objectives(
+    tiers: list[RecoveryTier], rto: float | None, rpo: float | None
+) -> list[ObjectiveResult]:
+    return judge_objectives(
+        [
+            (t.name, list(t.areas), t.rto.total_seconds(), t.rpo.total_seconds())
+            for t in tiers
+        ],
+        rto,
+        rpo,
+    )

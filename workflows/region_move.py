@@ -35,6 +35,7 @@ from temporalio.exceptions import (
 
 with workflow.unsafe.imports_passed_through():
     from activities.app_tier import AppTierActivities
+    from activities.backups import BackupActivities
     from activities.integrations import IntegrationActivities
     from activities.postgres_pair import PairActivities
     from activities.preflight import PreflightActivities
@@ -54,9 +55,12 @@ with workflow.unsafe.imports_passed_through():
         TrafficChange,
     )
     from odoo_dr.errors import BAD_INPUT, NON_RETRYABLE, PRECONDITION_FAILED
-    from odoo_dr.models import RunbookStatus, StepRecord
+    from odoo_dr.evidence import evidence_from_region_move
+    from odoo_dr.inventory import RecoveryTier
+    from odoo_dr.models import RunbookStatus, RunNotice, StepRecord
     from odoo_dr.names import SA_PHASE, SA_VERDICT
     from odoo_dr.validation import ValidationInput, ValidationTarget
+    from workflows.evidence import keep_evidence, tell_channel
     from workflows.gated import GatedRunbook
     from workflows.gates import GateKeeper
     from workflows.steps import describe_failure, run_step
@@ -143,13 +147,43 @@ class _RegionMove(GatedRunbook):
             self._report.ended_at = workflow.now()
             self._phase("done")
             workflow.upsert_search_attributes([VERDICT.value_set(self._report.verdict)])
-        return self._finish()
+        return await self._finish()
 
-    def _finish(self) -> RegionMoveReport:
+    async def _finish(self) -> RegionMoveReport:
+        """The report, with its evidence stored; the channel told of a failure."""
         self._report.ended_at = workflow.now()
-        return self._report.model_copy(
+        report = self._report.model_copy(
             update={"steps": self._status.steps, "approvals": self._gates.open_gates()}
         )
+        if report.verdict in ("fail", "aborted"):
+            await self._tell_chat(report)
+        tiers: list[RecoveryTier] = await workflow.execute_activity_method(
+            BackupActivities.recovery_tiers,
+            report.environment,
+            start_to_close_timeout=timedelta(minutes=1),
+            retry_policy=RETRY,
+            summary="Read the recovery objectives",
+        )
+        report.evidence, report.evidence_error = await keep_evidence(
+            evidence_from_region_move(report, tiers, ui_url=None)
+        )
+        return report
+
+    async def _tell_chat(self, report: RegionMoveReport) -> None:
+        """Say in the channel how the run ended; a lost notice is only logged."""
+        facts = list(report.compensated)
+        if report.promotion is not None:
+            facts.insert(0, f"promoted {report.promotion.node}: a person decides now")
+        notice = RunNotice(
+            environment=report.environment,
+            runbook=report.runbook,
+            workflow_id=report.workflow_id,
+            run_id=report.run_id,
+            verdict=report.verdict,
+            summary=report.failure or report.verdict,
+            facts=facts,
+        )
+        await tell_channel(notice)
 
     def _refuse_second_run(self, request: RegionMoveInput) -> None:
         wanted = region_move_id(request.environment)

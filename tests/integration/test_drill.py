@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
+import pytest
 from psycopg import sql
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer, Worker
 
+from activities.backups import RESTORE_MARKER
+from activities.postgres import copy_conninfo, node_conninfo
 from odoo_dr.models import DrillInput, DrillReport
 from sandbox.control import archive_current_wal
 from sandbox.load import read_ledger, run_load
@@ -86,6 +91,75 @@ async def test_drill_replays_archived_wal_written_after_the_backup(
     assert report.recovered is not None and report.recovered.newest_commit is not None
     assert report.recovered.newest_commit >= newest_load_commit
     assert report.rpo_seconds == 0.0
+
+
+async def test_copy_is_neutralized_and_shut_to_production_roles_before_validation(
+    sandbox: Sandbox, seeded: str, client: Client, worker: Worker, task_queue: str
+):
+    with psycopg.connect(seeded, autocommit=True) as conn:
+        on_production = {
+            "crons": conn.execute(
+                "SELECT count(*) FROM ir_cron WHERE active"
+            ).fetchone()[0],
+            "mail": conn.execute(
+                "SELECT count(*) FROM ir_mail_server WHERE active"
+            ).fetchone()[0],
+        }
+    assert on_production["crons"] > 0 and on_production["mail"] > 0
+    handle = await client.start_workflow(
+        RestoreDrillWorkflow.run,
+        DrillInput(environment="sandbox", keep_copy_for=timedelta(hours=1)),
+        id=f"test-drill-{uuid.uuid4().hex[:8]}",
+        task_queue=task_queue,
+    )
+    try:
+        await _until_inspection(handle)
+        drill_id = f"drill-{handle.result_run_id}"
+        marker = json.loads(
+            (sandbox.env.drill.work_dir / drill_id / RESTORE_MARKER).read_text()
+        )
+        host, port = marker["host"], marker["port"]
+        env = sandbox.env
+        # Production's own superuser (and so Odoo's user) is not let in.
+        with pytest.raises(psycopg.OperationalError, match="no pg_hba.conf entry"):
+            psycopg.connect(
+                node_conninfo(env.primary(), env.odoo.database, host=host, port=port)
+            )
+        with psycopg.connect(copy_conninfo(env, drill_id, host, port)) as conn:
+            on_copy = {
+                "crons": conn.execute(
+                    "SELECT count(*) FROM ir_cron WHERE active"
+                ).fetchone()[0],
+                "mail": conn.execute(
+                    "SELECT count(*) FROM ir_mail_server WHERE active"
+                ).fetchone()[0],
+                "payment": conn.execute(
+                    "SELECT count(*) FROM payment_provider WHERE state <> 'disabled'"
+                ).fetchone()[0],
+            }
+    finally:
+        await handle.cancel()
+    report: DrillReport = await handle.result()
+
+    assert on_copy == {"crons": 0, "mail": 0, "payment": 0}
+    assert report.neutralization is not None
+    assert report.neutralization.mail_servers_disabled == on_production["mail"]
+    steps = {s.name: s for s in report.steps}
+    isolated, validated = (
+        steps["neutralize and isolate copy"],
+        steps["validate business data"],
+    )
+    assert isolated.ended_at is not None and isolated.ended_at <= validated.started_at
+    assert report.verdict == "aborted" and report.torn_down
+
+
+async def _until_inspection(handle) -> None:
+    for _ in range(600):
+        status = await handle.query(RestoreDrillWorkflow.status)
+        if status.waiting_for:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError("the drill never held its copy open")
 
 
 async def test_unknown_backup_fails_the_drill_with_its_reason_and_cleans_up(

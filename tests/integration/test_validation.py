@@ -19,7 +19,7 @@ from temporalio.worker import Worker
 
 from activities.backups import RESTORE_MARKER
 from activities.odoo import compare_with_fingerprint, take_fingerprint
-from activities.postgres import node_conninfo
+from activities.postgres import copy_conninfo
 from odoo_dr.models import DrillInput, DrillReport
 from odoo_dr.validation import (
     Expectations,
@@ -97,7 +97,12 @@ async def _copy_of(sandbox: Sandbox, handle: WorkflowHandle) -> ValidationTarget
         raise AssertionError(f"drill never reached its inspection window: {status}")
     folder = sandbox.env.drill.work_dir / f"drill-{handle.result_run_id}"
     marker = json.loads((folder / RESTORE_MARKER).read_text())
-    return ValidationTarget(host=marker["host"], port=marker["port"], label="copy")
+    return ValidationTarget(
+        host=marker["host"],
+        port=marker["port"],
+        drill_id=f"drill-{handle.result_run_id}",
+        label="copy",
+    )
 
 
 async def test_restore_to_an_earlier_point_is_explained_then_tampering_fails(
@@ -130,10 +135,9 @@ async def test_restore_to_an_earlier_point_is_explained_then_tampering_fails(
         explained = await compare_with_fingerprint(
             env, production, copy, primary, point
         )
-        copy_conninfo = node_conninfo(
-            env.primary(), env.odoo.database, host=copy.host, port=copy.port
-        )
-        with psycopg.connect(copy_conninfo, autocommit=True) as conn:
+        assert copy.drill_id and copy.host and copy.port
+        as_drill = copy_conninfo(env, copy.drill_id, copy.host, copy.port)
+        with psycopg.connect(as_drill, autocommit=True) as conn:
             conn.execute("UPDATE hr_payslip_line SET total = total + 1 WHERE id = 1")
         tampered = await compare_with_fingerprint(env, production, copy, primary, point)
     finally:

@@ -158,9 +158,13 @@ def _with(extra: str) -> str:
             "    redis_move: {action: switch, by_region: {a: {host: r}}}\n",
             "redis_move switch needs a Redis for every region; none for ['b']",
         ),
+        (
+            "    time_zone: Europe/Atlantis\n",
+            "unknown time zone 'Europe/Atlantis': use an IANA name",
+        ),
     ],
 )
-def test_incomplete_region_move_settings_are_refused(extra: str, message: str):
+def test_incomplete_environment_settings_are_refused(extra: str, message: str):
     with pytest.raises(InventoryError) as refused:
         parse_inventory(_with(extra), "inv.yaml")
     assert message in str(refused.value)

@@ -10,7 +10,6 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
@@ -18,13 +17,24 @@ from temporalio.worker import Worker
 
 from activities.odoo import CatalogueOutcome, ComparisonOutcome
 from odoo_dr.errors import BAD_INPUT
+from odoo_dr.evidence import EvidenceReport, StoredReport
+from odoo_dr.inventory import RecoveryTier
 from odoo_dr.models import (
     BackupChoice,
     DrillInput,
+    IsolatedCopy,
+    Neutralization,
     PrimaryPosition,
     RecoveredPoint,
     RestoredCopy,
+    RunNotice,
     TableCount,
+)
+from odoo_dr.readiness import (
+    WAL_CONTINUITY,
+    ReadinessCheck,
+    ReadinessReport,
+    build_report,
 )
 from odoo_dr.validation import (
     CheckResult,
@@ -50,12 +60,19 @@ class FakeDrillActivities:
         restore_fails: bool = False,
         empty_table: str = "",
         failing_check: str = "",
+        rto_objective: timedelta = timedelta(hours=1),
+        missing_segment: str = "",
     ) -> None:
+        self.missing_segment = missing_segment
         self.restore_fails = restore_fails
         self.empty_table = empty_table
         self.failing_check = failing_check
+        self.rto_objective = rto_objective
         self.torn_down: list[str] = []
         self.validated: list[ValidationInput] = []
+        self.calls: list[str] = []
+        self.run_notices: list[RunNotice] = []
+        self.evidence: list[EvidenceReport] = []
 
     def all(self) -> list:
         return [
@@ -63,6 +80,11 @@ class FakeDrillActivities:
             self.select_backup,
             self.restore_backup,
             self.start_restored_copy,
+            self.isolate_copy,
+            self.recovery_tiers,
+            self.notify_run,
+            self.store_evidence,
+            self.check_readiness,
             self.count_tables,
             self.teardown_copy,
             self.capture_fingerprint,
@@ -87,6 +109,7 @@ class FakeDrillActivities:
 
     @activity.defn(name="run_validation_checks")
     async def run_validation_checks(self, request: ValidationInput) -> CatalogueOutcome:
+        self.calls.append("run_validation_checks")
         self.validated.append(request)
         failing = self.failing_check
         return CatalogueOutcome(
@@ -140,7 +163,7 @@ class FakeDrillActivities:
 
     @activity.defn(name="select_backup")
     async def select_backup(
-        self, environment: str, backup_id: str | None
+        self, environment: str, backup_id: str | None, choice: str
     ) -> BackupChoice:
         return BackupChoice(
             backup_id="20261201T010000",
@@ -179,6 +202,58 @@ class FakeDrillActivities:
             timeline=2,
             recovery_seconds=3.0,
         )
+
+    @activity.defn(name="isolate_copy")
+    async def isolate_copy(self, environment: str, copy: RestoredCopy) -> IsolatedCopy:
+        self.calls.append("isolate_copy")
+        return IsolatedCopy(
+            restored=copy.model_copy(update={"isolated": True}),
+            neutralization=Neutralization(
+                crons_disabled=["Mail: send queued mail"],
+                mail_servers_disabled=1,
+                fetchmail_servers_disabled=0,
+                payment_providers_disabled=2,
+                drill_role="odoo_dr_drill",
+                listening="127.0.0.1:55400, role odoo_dr_drill only",
+            ),
+        )
+
+    @activity.defn(name="notify_run")
+    async def notify_run(self, notice: RunNotice) -> None:
+        self.run_notices.append(notice)
+
+    @activity.defn(name="check_readiness")
+    async def check_readiness(self, environment: str) -> ReadinessReport:
+        gap = self.missing_segment
+        continuity = ReadinessCheck(
+            name=WAL_CONTINUITY,
+            ok=not gap,
+            detail=f"1 of 9 segments are missing: {gap}" if gap else "9 segments",
+        )
+        return build_report(environment, T0, [continuity])
+
+    @activity.defn(name="store_evidence")
+    async def store_evidence(self, report: EvidenceReport) -> StoredReport:
+        self.evidence.append(report)
+        return StoredReport(
+            bucket="b",
+            key=f"evidence/{report.environment}/{report.run_id}",
+            sha256="0" * 64,
+            version_id=None,
+            retain_until=None,
+            object_lock="the fake keeps nothing",
+        )
+
+    @activity.defn(name="recovery_tiers")
+    async def recovery_tiers(self, environment: str) -> list[RecoveryTier]:
+        return [
+            RecoveryTier(
+                name="payroll",
+                rto=self.rto_objective,
+                rpo=timedelta(minutes=5),
+                areas=["payroll"],
+            )
+        ]
 
     @activity.defn(name="count_tables")
     async def count_tables(
@@ -306,8 +381,6 @@ async def test_workflow_and_activities_are_traced(env):
 
 
 async def test_cancelled_drill_still_tears_the_copy_down(env):
-    from temporalio.client import WorkflowFailureError
-
     fakes = FakeDrillActivities()
     queue = f"wf-{uuid.uuid4().hex[:6]}"
     async with Worker(
@@ -328,6 +401,83 @@ async def test_cancelled_drill_still_tears_the_copy_down(env):
                 break
             await asyncio.sleep(0.05)
         await handle.cancel()
-        with pytest.raises(WorkflowFailureError):
-            await handle.result()
+        report = await handle.result()
     assert fakes.torn_down == [f"drill-{handle.result_run_id}"]
+    assert report.verdict == "aborted" and report.torn_down
+    assert report.failure == "cancelled by a person"
+    assert report.evidence is not None
+    assert [e.verdict for e in fakes.evidence] == ["aborted"]
+
+
+async def test_copy_is_neutralized_before_validation_connects(env):
+    fakes = FakeDrillActivities()
+    report = await run(env, fakes)
+
+    assert fakes.calls.index("isolate_copy") < fakes.calls.index(
+        "run_validation_checks"
+    )
+    target = fakes.validated[0].target
+    assert target.drill_id == f"drill-{report.run_id}"
+    assert fakes.validated[0].expected.paused_crons == ["Mail: send queued mail"]
+    assert report.neutralization is not None
+    assert report.neutralization.payment_providers_disabled == 2
+
+
+async def test_drill_slower_than_the_rto_objective_fails_naming_the_tier(env):
+    fakes = FakeDrillActivities(rto_objective=timedelta(seconds=0))
+    report = await run(env, fakes)
+
+    assert report.verdict == "fail"
+    assert "objectives missed: RTO" in (report.failure or "")
+    assert "of tier payroll" in (report.failure or "")
+    assert report.objectives[0].rto_met is False
+    assert report.objectives[0].rpo_met is True  # 42 s behind, 5 min allowed
+    assert report.torn_down
+
+
+async def test_drill_within_its_objectives_says_each_is_met(env):
+    report = await run(env, FakeDrillActivities())
+
+    assert report.verdict == "pass", report.failure
+    [payroll] = report.objectives
+    assert (payroll.rto_met, payroll.rpo_met) == (True, True)
+    assert payroll.rpo_seconds == 42.0
+
+
+async def test_failed_drill_tells_the_channel_why(env):
+    fakes = FakeDrillActivities(rto_objective=timedelta(seconds=0))
+    report = await run(env, fakes)
+
+    [notice] = fakes.run_notices
+    assert notice.verdict == "fail" and notice.run_id == report.run_id
+    assert notice.summary.startswith("objectives missed: RTO")
+    assert "backup 20261201T010000" in notice.facts
+
+
+async def test_passing_drill_sends_no_notice(env):
+    fakes = FakeDrillActivities()
+    await run(env, fakes)
+    assert fakes.run_notices == []
+
+
+async def test_failed_drill_still_ends_with_its_evidence_stored(env):
+    fakes = FakeDrillActivities(restore_fails=True)
+    failed = await run(env, fakes)
+
+    assert failed.verdict == "fail"
+    assert failed.evidence is not None
+    assert failed.evidence.key == f"evidence/sandbox/{failed.run_id}"
+    [stored] = fakes.evidence
+    assert stored.verdict == "fail" and stored.failure == failed.failure
+    assert [o.verdict for o in stored.objectives] == ["unknown", "unknown"]
+
+
+async def test_gap_in_the_wal_archive_fails_the_drill_after_recovery(env):
+    fakes = FakeDrillActivities(missing_segment="000000010000000000000007")
+    report = await run(env, fakes)
+
+    assert report.verdict == "fail" and report.torn_down
+    assert "the backups cannot restore production as it is" in (report.failure or "")
+    assert "missing: 000000010000000000000007" in (report.failure or "")
+    assert "recovered up to 0/4F00000" in (report.failure or "")
+    assert report.readiness is not None and not report.readiness.ready

@@ -1,0 +1,433 @@
+import json
+import re
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from activities.evidence import immutability
+from odoo_dr.approvals import GatePolicy, GateState, RecordedVote, RefusedVote
+from odoo_dr.cutover import DataLoss, RegionMoveReport
+from odoo_dr.evidence import (
+    SCHEMA_VERSION,
+    EvidenceReport,
+    Objective,
+    canonical_json,
+    evidence_from_drill,
+    evidence_from_region_move,
+    report_key,
+    sha256_hex,
+)
+from odoo_dr.evidence_render import render_html, render_markdown
+from odoo_dr.inventory import ObjectStore, RecoveryTier
+from odoo_dr.models import (
+    BackupChoice,
+    DrillReport,
+    PrimaryPosition,
+    RecoveredPoint,
+    StepRecord,
+)
+from odoo_dr.validation import CheckResult, ValidationReport
+
+START = datetime(2026, 12, 3, 22, 0, tzinfo=UTC)
+UI = "http://127.0.0.1:8233/namespaces/default/workflows/drill-1/run-1/history"
+TIERS = [
+    RecoveryTier(
+        name="payroll-payables",
+        rto=timedelta(hours=1),
+        rpo=timedelta(minutes=5),
+        areas=["payroll", "payables"],
+    ),
+    RecoveryTier(name="reporting", rto=timedelta(hours=24), rpo=timedelta(hours=24)),
+]
+
+
+def _at(seconds: float) -> datetime:
+    return START + timedelta(seconds=seconds)
+
+
+def _validation(verdict: Any = "pass", finished: float = 1500) -> ValidationReport:
+    return ValidationReport(
+        environment="prod",
+        target="drill copy 127.0.0.1:55400",
+        verdict=verdict,
+        started_at=_at(1200),
+        finished_at=_at(finished),
+        results=[
+            CheckResult(
+                name="payroll.newest_runs_complete",
+                area="payroll",
+                verdict="pass",
+                summary="the newest 3 batches hold 120 payslips",
+                found={"payslips": 120, "employees_missing": 0},
+                expected={"employees_missing": 0},
+                examples=["SLIP/2026/11 net 48,211.07 EUR"],
+            ),
+            CheckResult(
+                name="payables.open_bills",
+                area="payables",
+                verdict="warn",
+                critical=False,
+                summary="2 bills | posted without lines",
+                hint="look at them",
+            ),
+        ],
+    )
+
+
+def _gate() -> GateState:
+    return GateState(
+        name="sign_off_payroll",
+        request_id="r1",
+        what="Accept the restored payroll",
+        policy=GatePolicy(roles=["payroll-lead"]),
+        opened_at=_at(1500),
+        outcome="approved",
+        closed_at=_at(1600),
+        votes=[
+            RecordedVote(
+                person="maria",
+                role="payroll-lead",
+                decision="approve",
+                at=_at(1590),
+                channel="cli",
+                comment="nets match the November report",
+                nonce="n-12345678",
+                verified_signer="maria",
+            )
+        ],
+        refused=[
+            RefusedVote(
+                person="ops",
+                decision="approve",
+                at=_at(1550),
+                channel="slack",
+                reason="two-person rule",
+            )
+        ],
+    )
+
+
+def _drill(**changes: Any) -> DrillReport:
+    fields: dict[str, Any] = dict(
+        environment="prod",
+        workflow_id="restore-drill-prod-20261203",
+        run_id="run-1",
+        requested_by="schedule",
+        reason="nightly restore drill",
+        verdict="pass",
+        started_at=START,
+        validated_at=_at(1500),
+        finished_at=_at(1700),
+        backup=BackupChoice(
+            backup_id="20261203T210000",
+            begin_time=_at(-3600),
+            end_time=_at(-3500),
+            begin_wal="000000010000000000000010",
+            end_wal="000000010000000000000011",
+            size_bytes=52_000_000,
+        ),
+        primary=PrimaryPosition(
+            node="pg-a", wal_lsn="0/5A000060", newest_commit=_at(0), observed_at=_at(1)
+        ),
+        recovered=RecoveredPoint(
+            replay_lsn="0/59FFFF00",
+            newest_commit=_at(-40),
+            timeline=2,
+            recovery_seconds=16.5,
+        ),
+        rto_seconds=1500.0,
+        rpo_seconds=40.0,
+        rpo_transactions=3,
+        validation=_validation(),
+        approvals=[_gate()],
+        steps=[
+            StepRecord(
+                name="restore backup 20261203T210000",
+                started_at=_at(10),
+                ended_at=_at(400),
+                outcome="done",
+            ),
+            StepRecord(name="validate the copy", started_at=_at(1200), outcome="done"),
+        ],
+        torn_down=True,
+    )
+    fields.update(changes)
+    return DrillReport(**fields)
+
+
+def _move(**changes: Any) -> RegionMoveReport:
+    fields: dict[str, Any] = dict(
+        environment="prod",
+        runbook="failover",
+        workflow_id="failover-prod-1",
+        run_id="run-9",
+        requested_by="ops",
+        reason="region a is down",
+        verdict="pass",
+        started_at=START,
+        ended_at=_at(900),
+    )
+    fields.update(changes)
+    return RegionMoveReport(**fields)
+
+
+def _rows(report: EvidenceReport, tier: str) -> dict[str, Objective]:
+    return {row.measure: row for row in report.objectives if row.tier == tier}
+
+
+# --- objectives ----------------------------------------------------------------
+
+
+def test_drill_within_every_objective_is_met():
+    report = evidence_from_drill(_drill(), TIERS, UI)
+    rows = _rows(report, "payroll-payables")
+    assert rows["RTO"].verdict == "met" and rows["RTO"].measured_seconds == 1500
+    assert rows["RPO"].verdict == "met" and rows["RPO"].objective_seconds == 300
+
+
+def test_drill_slower_than_a_tier_misses_that_tier_only():
+    report = evidence_from_drill(_drill(rto_seconds=7200.0), TIERS, UI)
+    assert _rows(report, "payroll-payables")["RTO"].verdict == "missed"
+    assert _rows(report, "reporting")["RTO"].verdict == "met"
+
+
+def test_failed_drill_has_unknown_objectives():
+    drill = _drill(verdict="fail", failure="restore failed", rto_seconds=None)
+    report = evidence_from_drill(
+        drill.model_copy(update={"rpo_seconds": None}), TIERS, UI
+    )
+    assert {row.verdict for row in report.objectives} == {"unknown"}
+    assert "not measured" in report.measurements[0].basis
+
+
+def test_measured_equal_to_the_objective_is_met():
+    report = evidence_from_drill(_drill(rpo_seconds=300.0), TIERS, UI)
+    assert _rows(report, "payroll-payables")["RPO"].verdict == "met"
+
+
+def test_every_tier_gets_an_rto_and_an_rpo_row():
+    report = evidence_from_drill(_drill(), TIERS, UI)
+    assert [(r.tier, r.measure) for r in report.objectives] == [
+        ("payroll-payables", "RTO"),
+        ("payroll-payables", "RPO"),
+        ("reporting", "RTO"),
+        ("reporting", "RPO"),
+    ]
+
+
+def test_region_move_rto_is_the_write_outage():
+    report = evidence_from_region_move(_move(unavailable_seconds=12.5), TIERS, None)
+    assert report.measurements[0].seconds == 12.5
+    assert "write outage" in report.measurements[0].basis
+
+
+def test_region_move_without_outage_measures_start_to_validated():
+    move = _move(validation=_validation(finished=4000.0))
+    report = evidence_from_region_move(move, TIERS, None)
+    rows = _rows(report, "payroll-payables")
+    assert rows["RTO"].measured_seconds == 4000.0 and rows["RTO"].verdict == "missed"
+
+
+def test_region_move_rpo_is_the_span_of_lost_commits():
+    loss = DataLoss(
+        node="pg-a",
+        measured=True,
+        fork_lsn="0/5000000",
+        lost_bytes=8192,
+        lost_transactions=4,
+        first_lost_commit=_at(100),
+        last_lost_commit=_at(106),
+    )
+    move = _move(loss=loss, lost_bytes=8192, lost_bytes_known=True)
+    rows = _rows(evidence_from_region_move(move, TIERS, None), "payroll-payables")
+    assert rows["RPO"].measured_seconds == 6.0 and rows["RPO"].verdict == "met"
+
+
+def test_switchover_that_lost_no_wal_has_zero_rpo():
+    move = _move(runbook="switchover", lost_bytes=0, lost_bytes_known=True)
+    rows = _rows(evidence_from_region_move(move, TIERS, None), "reporting")
+    assert rows["RPO"].measured_seconds == 0.0 and rows["RPO"].verdict == "met"
+
+
+def test_lost_bytes_without_commit_times_leave_rpo_unknown():
+    move = _move(lost_bytes=4096, lost_bytes_known=True)
+    report = evidence_from_region_move(move, TIERS, None)
+    assert _rows(report, "reporting")["RPO"].verdict == "unknown"
+    assert "4,096 bytes of WAL were lost" in report.measurements[1].basis
+
+
+def test_dry_run_measures_nothing():
+    report = evidence_from_region_move(_move(verdict="dry_run"), TIERS, None)
+    assert report.verdict == "dry_run"
+    assert {row.verdict for row in report.objectives} == {"unknown"}
+
+
+# --- what the report carries ---------------------------------------------------
+
+
+def test_drill_facts_name_the_backup_and_the_recovered_position():
+    facts = {f.label: f.value for f in evidence_from_drill(_drill(), TIERS, UI).facts}
+    assert facts["base backup"] == "20261203T210000"
+    assert facts["recovered to WAL position"] == "0/59FFFF00 (timeline 2)"
+    assert facts["drill copy torn down"] == "yes"
+
+
+def test_unconfirmed_fence_is_said_plainly():
+    from odoo_dr.cutover import Fencing
+
+    fencing = Fencing(node="pg-a", method="unreachable", confirmed=False)
+    facts = evidence_from_region_move(_move(fencing=fencing), TIERS, None).facts
+    assert any("NOT confirmed" in f.value for f in facts)
+
+
+def test_approvals_keep_signer_and_refused_votes():
+    gate = evidence_from_drill(_drill(), TIERS, UI).approvals[0]
+    assert gate.votes[0].verified_signer == "maria"
+    assert "two-person rule" in gate.refused[0]
+
+
+def test_check_examples_stay_out_of_the_report():
+    data = canonical_json(evidence_from_drill(_drill(), TIERS, UI))
+    assert b"48,211.07" not in data
+    assert b"employees_missing" in data
+
+
+def test_new_report_says_it_is_not_stored_yet():
+    report = evidence_from_drill(_drill(), TIERS, UI)
+    assert report.schema_version == SCHEMA_VERSION == "odoo-dr.evidence/1"
+    assert report.immutability.startswith("not stored yet")
+
+
+# --- canonical JSON and key ----------------------------------------------------
+
+
+def test_canonical_json_is_the_same_for_the_same_report():
+    first = canonical_json(evidence_from_drill(_drill(), TIERS, UI))
+    second = canonical_json(evidence_from_drill(_drill(), TIERS, UI))
+    assert first == second and sha256_hex(first) == sha256_hex(second)
+
+
+def test_canonical_json_survives_a_round_trip_byte_for_byte():
+    data = canonical_json(evidence_from_drill(_drill(), TIERS, UI))
+    again = canonical_json(EvidenceReport.model_validate_json(data))
+    assert again == data
+
+
+def test_canonical_json_has_sorted_keys_and_no_spacing():
+    data = canonical_json(evidence_from_drill(_drill(), TIERS, UI))
+    parsed = json.loads(data)
+    expected = json.dumps(parsed, sort_keys=True, separators=(",", ":"))
+    assert data == expected.encode("utf-8")
+    assert list(parsed) == sorted(parsed)
+
+
+def test_report_key_has_environment_runbook_month_and_run():
+    key = report_key("prod", "restore-drill", "drill-1", "run-1", START)
+    assert key == "evidence/prod/restore-drill/2026/12/drill-1/run-1"
+
+
+def test_report_key_takes_the_month_in_utc():
+    local = datetime(2027, 1, 1, 0, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert "/2026/12/" in report_key("prod", "failover", "f", "r", local)
+
+
+def test_report_key_cannot_be_split_by_a_slash_in_an_id():
+    key = report_key("prod", "failover", "a/../b", "r 1", START)
+    assert key == "evidence/prod/failover/2026/12/a_.._b/r_1"
+
+
+def test_report_key_refuses_an_empty_segment():
+    with pytest.raises(ValueError, match="cannot be a segment"):
+        report_key("prod", "failover", "..", "r", START)
+
+
+# --- pages ---------------------------------------------------------------------
+
+
+def _hostile() -> EvidenceReport:
+    drill = _drill(reason='<script>alert("x")</script> & "quotes"')
+    return evidence_from_drill(drill, TIERS, UI)
+
+
+def test_html_escapes_a_script_in_the_reason():
+    page = render_html(_hostile())
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert "<script" not in page.lower()
+
+
+def test_html_names_no_address_but_the_ui_link():
+    page = render_html(_hostile())
+    assert set(re.findall(r"https?://[^\s\"'<>)]+", page)) == {UI}
+    assert f'<a href="{UI}">' in page
+
+
+def test_html_does_not_link_an_address_that_is_not_http():
+    report = _hostile().model_copy(update={"ui_url": "javascript:alert(1)"})
+    assert "<a " not in render_html(report)
+
+
+def test_html_has_a_print_stylesheet_and_colours_the_verdict():
+    page = render_html(_hostile())
+    assert "@media print" in page
+    assert 'class="verdict good">PASS<' in page
+    assert '<span class="caution">warn</span>' in page
+
+
+def test_html_shows_who_signed_a_vote():
+    page = render_html(_hostile())
+    assert "<td>maria</td><td>payroll-lead</td>" in page
+    assert '<span class="good">approved</span>' in page
+
+
+def test_markdown_has_the_step_table():
+    text = render_markdown(_hostile())
+    assert "| step | started | ended | took | outcome | detail |" in text
+    assert (
+        "| restore backup 20261203T210000 | 2026-12-03 22:00:10 UTC | "
+        "2026-12-03 22:06:40 UTC | 6 min 30 s | done |  |"
+    ) in text
+    assert "| validate the copy | 2026-12-03 22:20:00 UTC | - | did not end |" in text
+
+
+def test_markdown_escapes_html_and_table_pipes():
+    text = render_markdown(_hostile())
+    assert "<script" not in text
+    assert "2 bills \\| posted without lines" in text
+
+
+def test_markdown_lists_objectives_with_verdicts():
+    text = render_markdown(_hostile())
+    assert "| payroll-payables | payroll, payables | RTO | 1 h 00 min | " in text
+    assert "25 min 00 s | met |" in text
+
+
+# --- the protection sentence -----------------------------------------------------
+
+
+def _store(**changes: Any) -> ObjectStore:
+    return ObjectStore(bucket="acme-evidence", server_name="prod", **changes)
+
+
+def test_locked_on_aws_names_mode_and_date_without_caveat():
+    until = datetime(2028, 1, 1, tzinfo=UTC)
+    sentence = immutability(_store(object_lock=True), True, until, "AmazonS3")
+    assert "COMPLIANCE mode until 2028-01-01 00:00:00 UTC" in sentence
+    assert "not AWS S3" not in sentence and "moto" not in sentence
+
+
+def test_locked_on_another_server_says_enforcement_depends_on_it():
+    store = _store(object_lock=True, endpoint_url="https://minio.internal:9000")
+    sentence = immutability(store, True, datetime(2028, 1, 1, tzinfo=UTC), "MinIO")
+    assert "minio.internal:9000 is not AWS S3" in sentence
+    assert "https://" not in sentence
+
+
+def test_bucket_without_lock_says_so():
+    sentence = immutability(_store(), False, None)
+    assert sentence.startswith("Bucket acme-evidence has no Object Lock")
+
+
+def test_inventory_asking_for_a_lock_the_bucket_lacks_says_so():
+    sentence = immutability(_store(object_lock=True), False, None)
+    assert "asks for Object Lock" in sentence and "has none" in sentence
