@@ -13,13 +13,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SCALE ?= 1
 DEB_PACKAGES := postgresql redis-server python3-venv python3-dev libpq-dev gcc
+# The browser tests drive the Temporal UI with Debian's Chromium (never a
+# downloaded browser); only `make test` needs it.
+TEST_DEB_PACKAGES := chromium
 
-.PHONY: demo test lint system-packages venv clean-sandbox
+.PHONY: demo test lint system-packages test-packages venv clean-sandbox
 
 demo: venv
 	$(BIN)/odoo-dr demo --scale $(SCALE)
 
-test: venv
+test: venv test-packages
 	$(BIN)/pytest -q
 
 lint: venv
@@ -37,7 +40,13 @@ $(BIN)/.installed: pyproject.toml
 
 # Debian packages: installed when missing and we are root; otherwise named.
 system-packages:
-	@missing=""; for p in $(DEB_PACKAGES); do \
+	@$(MAKE) --no-print-directory deb-packages PACKAGES="$(DEB_PACKAGES)"
+
+test-packages:
+	@$(MAKE) --no-print-directory deb-packages PACKAGES="$(TEST_DEB_PACKAGES)"
+
+deb-packages:
+	@missing=""; for p in $(PACKAGES); do \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \

@@ -11,6 +11,10 @@ when it is not, and when the store is not AWS S3.
 The report's retention date comes from the run's end, not from the clock:
 a retry then builds the same bytes, finds them stored, and writes nothing.
 
+Restore drills also read the reports back: :meth:`EvidenceActivities.drill_trend`
+gives the RTO and RPO of the environment's past drills for the trend chart
+of the next report.
+
 The worker's credentials need s3:GetBucketObjectLockConfiguration,
 s3:PutObject, s3:PutObjectRetention, s3:GetObject and s3:ListBucket; without
 the last one S3 answers a key that does not exist yet with 403, not 404.
@@ -29,6 +33,7 @@ from urllib.parse import urlsplit
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -37,10 +42,14 @@ from odoo_dr.errors import PRECONDITION_FAILED, OdooDrError
 from odoo_dr.evidence import (
     EvidenceReport,
     StoredReport,
+    TrendPoint,
     canonical_json,
+    evidence_prefix,
     moment,
     report_key,
     sha256_hex,
+    trend_order,
+    trend_point,
 )
 from odoo_dr.evidence_render import render_html, render_markdown
 from odoo_dr.inventory import Inventory, ObjectStore
@@ -75,6 +84,8 @@ _CLIENT_CONFIG = Config(
     read_timeout=30,
     retries={"max_attempts": 2, "mode": "standard"},
 )
+# Keys asked for in one listing request; S3 answers at most 1,000.
+_LIST_PAGE = 1000
 # The pages written beside the JSON, before it.
 _PAGES: tuple[tuple[str, str, Callable[[EvidenceReport], str]], ...] = (
     ("html", "text/html; charset=utf-8", render_html),
@@ -127,6 +138,116 @@ class EvidenceActivities:
         )
         return stored
 
+    @activity.defn
+    async def drill_trend(self, environment: str, limit: int = 30) -> list[TrendPoint]:
+        """The RTO and RPO of the environment's newest stored drills, oldest first.
+
+        Lists the restore drills' evidence of ``environment`` in its bucket,
+        reads the JSON form of the newest ``limit`` (0 reads none) and
+        returns one point each. Changes nothing, so retrying is safe. An
+        object that is not an evidence report of a drill of the environment
+        is left out with a warning. Network faults and server errors retry;
+        gives up (non-retryable) when the bucket does not exist or the
+        credentials are refused; an unknown environment is refused by the
+        worker's interceptor.
+        """
+        store = self._inventory.environment(environment).object_store
+        points, skipped = await asyncio.to_thread(
+            read_drill_trend, store, environment, limit
+        )
+        for key, reason in skipped:
+            activity.logger.warning(
+                "evidence s3://%s/%s left out of the drill trend: %s",
+                store.bucket,
+                key,
+                reason,
+            )
+        activity.logger.info(
+            "drill trend of %s: %d drills read from bucket %s",
+            environment,
+            len(points),
+            store.bucket,
+        )
+        return points
+
+
+def read_drill_trend(
+    store: ObjectStore, environment: str, limit: int, page_size: int = _LIST_PAGE
+) -> tuple[list[TrendPoint], list[tuple[str, str]]]:
+    """The points of the newest ``limit`` drills, and the keys left out with why.
+
+    Newest is by the month in the key, then by when the object was written,
+    then by key; the points come back in the order the drills started.
+
+    Raises:
+        ApplicationError: the bucket is missing or the credentials are
+            refused (non-retryable), or the store failed (retryable).
+    """
+    client = s3_client(store)
+    points: list[TrendPoint] = []
+    skipped: list[tuple[str, str]] = []
+    try:
+        keys = _newest_drills(client, store.bucket, environment, limit, page_size)
+        for key in keys:
+            found = _trend_point(client, store.bucket, key, environment)
+            if isinstance(found, TrendPoint):
+                points.append(found)
+            else:
+                skipped.append((key, found))
+    except ClientError as exc:
+        raise _store_error(exc, store, "reading evidence") from None
+    except BotoCoreError as exc:
+        raise ApplicationError(
+            f"object store {_where(store)} unreachable: {type(exc).__name__}"
+        ) from None
+    return trend_order(points), skipped
+
+
+def _newest_drills(
+    client: Any, bucket: str, environment: str, limit: int, page_size: int
+) -> list[str]:
+    """The JSON keys of the newest ``limit`` drill reports, oldest first."""
+    if limit < 1:
+        return []
+    prefix = evidence_prefix(environment, "restore-drill")
+    pages = client.get_paginator("list_objects_v2").paginate(
+        Bucket=bucket, Prefix=prefix, PaginationConfig={"PageSize": page_size}
+    )
+    listed = [
+        item
+        for page in pages
+        for item in page.get("Contents", [])
+        if item["Key"].endswith(".json")
+    ]
+
+    def newness(item: dict[str, Any]) -> tuple[str, datetime, str]:
+        month = "/".join(item["Key"][len(prefix) :].split("/")[:2])
+        return month, item["LastModified"], item["Key"]
+
+    listed.sort(key=newness)
+    return [item["Key"] for item in listed[-limit:]]
+
+
+def _trend_point(
+    client: Any, bucket: str, key: str, environment: str
+) -> TrendPoint | str:
+    """The drill's point, or why the object under ``key`` gives none."""
+    try:
+        data = client.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as exc:
+        if _code(exc) in _MISSING:
+            return "deleted between listing and reading"
+        raise
+    try:
+        report = EvidenceReport.model_validate_json(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "the document"
+        return f"not an evidence report this version reads ({where}: {first['msg']})"
+    if report.runbook != "restore-drill" or report.environment != environment:
+        return f"the report of a {report.runbook} of {report.environment}"
+    return trend_point(report)
+
 
 def store_report(
     store: ObjectStore, report: EvidenceReport
@@ -152,7 +273,7 @@ def store_report(
         data = canonical_json(final)
         version = _put(client, stored, stored.json_key, data, "application/json")
     except ClientError as exc:
-        raise _store_error(exc, store) from None
+        raise _store_error(exc, store, "evidence") from None
     except BotoCoreError as exc:
         raise ApplicationError(
             f"object store {_where(store)} unreachable: {type(exc).__name__}"
@@ -335,11 +456,10 @@ def _server(answer: dict[str, Any]) -> str:
     return str(headers.get("server", ""))
 
 
-def _store_error(exc: ClientError, store: ObjectStore) -> ApplicationError:
+def _store_error(exc: ClientError, store: ObjectStore, what: str) -> ApplicationError:
     code = _code(exc)
     message = (
-        f"object store {_where(store)} refused evidence in bucket "
-        f"{store.bucket}: {code}"
+        f"object store {_where(store)} refused {what} in bucket {store.bucket}: {code}"
     )
     if code in _REFUSED:
         return ApplicationError(

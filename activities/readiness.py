@@ -19,6 +19,7 @@ import boto3
 import psycopg
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from opentelemetry.metrics import Meter
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
@@ -83,9 +84,27 @@ class _WalListing:
 class ReadinessActivities:
     """Cheap, frequent checks that the recovery objectives can still be met."""
 
-    def __init__(self, inventory: Inventory) -> None:
-        """Bind the activities to the inventory the worker loaded."""
+    def __init__(self, inventory: Inventory, meter: Meter | None = None) -> None:
+        """Bind the activities to the inventory the worker loaded.
+
+        With ``meter``, every check also records the gauges
+        ``odoo_dr.readiness.ok`` (1 or 0) and ``odoo_dr.readiness.figure``
+        (its numbers: backup age, archive lag, missing segments...), labelled
+        by environment and check.
+        """
         self._inventory = inventory
+        self._gauges = (
+            (
+                meter.create_gauge(
+                    "odoo_dr.readiness.ok", description="1 when the check passes"
+                ),
+                meter.create_gauge(
+                    "odoo_dr.readiness.figure", description="a figure of a check"
+                ),
+            )
+            if meter is not None
+            else None
+        )
 
     @activity.defn
     async def check_readiness(self, environment: str) -> ReadinessReport:
@@ -97,7 +116,21 @@ class ReadinessActivities:
         unknown environment or a secret that does not resolve gives up
         (non-retryable, through the worker's interceptor).
         """
-        return await check_environment(self._inventory, environment)
+        report = await check_environment(self._inventory, environment)
+        self._record(report)
+        return report
+
+    def _record(self, report: ReadinessReport) -> None:
+        """Each check's outcome (1 ok, 0 failed) and its figures, as gauges."""
+        if self._gauges is None:
+            return
+        ok, figure = self._gauges
+        for check in report.checks:
+            labels = {"environment": report.environment, "check": check.name}
+            ok.set(1 if check.ok else 0, labels)
+            for name, value in check.figures.items():
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    figure.set(value, {**labels, "figure": name})
 
 
 async def check_environment(

@@ -130,8 +130,22 @@ class Fact(BaseModel):
     value: str
 
 
+class TrendPoint(BaseModel):
+    """One restore drill's RTO and RPO, a point of the trend across drills."""
+
+    run_id: str
+    started_at: datetime
+    verdict: RunVerdict
+    rto_seconds: float | None
+    rpo_seconds: float | None
+
+
 class EvidenceReport(BaseModel):
-    """Everything an auditor needs to trust how one run went."""
+    """Everything an auditor needs to trust how one run went.
+
+    ``trend`` is empty but for restore drills, where it holds the drills of
+    the environment the run knew of and the run itself, oldest first.
+    """
 
     schema_version: SchemaVersion = SCHEMA_VERSION
     runbook: str
@@ -153,6 +167,7 @@ class EvidenceReport(BaseModel):
     measurements: list[Measurement] = []
     objectives: list[Objective] = []
     facts: list[Fact] = []
+    trend: list[TrendPoint] = []
     immutability: str = NOT_YET_STORED
 
 
@@ -196,14 +211,21 @@ def report_key(
     """
     start = started_at.astimezone(UTC) if started_at.tzinfo else started_at
     segments = [
-        _key_segment(environment),
-        _key_segment(runbook),
         f"{start:%Y}",
         f"{start:%m}",
         _key_segment(workflow_id),
         _key_segment(run_id),
     ]
-    return "evidence/" + "/".join(segments)
+    return evidence_prefix(environment, runbook) + "/".join(segments)
+
+
+def evidence_prefix(environment: str, runbook: str) -> str:
+    """The prefix, ending in ``/``, of every report of a runbook in an environment.
+
+    Raises:
+        ValueError: a segment is empty or only dots.
+    """
+    return f"evidence/{_key_segment(environment)}/{_key_segment(runbook)}/"
 
 
 def _key_segment(value: str) -> str:
@@ -233,13 +255,58 @@ def sha256_hex(data: bytes) -> str:
 
 
 def evidence_from_drill(
-    report: DrillReport, tiers: list[RecoveryTier], ui_url: str | None
+    report: DrillReport,
+    tiers: list[RecoveryTier],
+    ui_url: str | None,
+    trend: list[TrendPoint] | None = None,
 ) -> EvidenceReport:
-    """The evidence of a restore drill."""
+    """The evidence of a restore drill.
+
+    ``trend`` is the environment's past drills (the ``drill_trend``
+    activity reads them from the store); the report's trend adds this drill
+    to them.
+    """
     measured = [_drill_rto(report), _drill_rpo(report)]
-    return _evidence(
+    evidence = _evidence(
         report, report.finished_at, measured, tiers, _drill_facts(report), ui_url
     )
+    points = trend_through(trend or [], trend_point(evidence))
+    return evidence.model_copy(update={"trend": points})
+
+
+def trend_point(report: EvidenceReport) -> TrendPoint:
+    """The run's point in the trend: when it began, its verdict, RTO and RPO."""
+    seconds: dict[Measure, float | None] = {
+        m.measure: m.seconds for m in report.measurements
+    }
+    return TrendPoint(
+        run_id=report.run_id,
+        started_at=report.started_at,
+        verdict=report.verdict,
+        rto_seconds=seconds.get("RTO"),
+        rpo_seconds=seconds.get("RPO"),
+    )
+
+
+def trend_through(past: list[TrendPoint], this: TrendPoint) -> list[TrendPoint]:
+    """The past drills and this one, each run once, oldest first.
+
+    The same points in any order give the same list, and so the same
+    canonical JSON.
+    """
+    runs = {point.run_id: point for point in past if point.run_id != this.run_id}
+    runs[this.run_id] = this
+    return trend_order(list(runs.values()))
+
+
+def trend_order(points: list[TrendPoint]) -> list[TrendPoint]:
+    """The points oldest first: by the runs' start, then their run id."""
+    return sorted(points, key=lambda p: (_utc(p.started_at), p.run_id))
+
+
+def _utc(value: datetime) -> datetime:
+    # A time without a zone is taken as UTC, the zone every run records.
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _evidence(

@@ -1,15 +1,30 @@
 """The evidence report as pages people read: HTML and Markdown.
 
-The HTML page stands alone: its style is inline, it loads nothing (its
-content security policy forbids every fetch), runs no script, and prints on
-paper with the link to the run spelled out. Every value from the report is
-escaped, since reasons, comments and check summaries are typed by people or
-read from databases. The only address in the page is the run's Temporal UI
-link.
+The HTML page stands alone: its style is inline, its charts are inline SVG
+(the steps on a timeline, each objective as a bar, a drill's RTO and RPO
+against past drills), it loads nothing (its content security policy forbids
+every fetch), runs no script, and prints on A4 paper with the link to the
+run spelled out. Every value from the report is escaped, the text inside the
+charts too, since reasons, comments, step names and check summaries are
+typed by people or read from databases. The only address in the page is the
+run's Temporal UI link.
+
+Browser tests may rely on these hooks: sections ``#objectives``,
+``#timeline``, ``#trend`` (drills only), ``#validation``, ``#approvals``,
+``#steps``; ``tr.objective`` rows with ``met``, ``missed`` or ``unknown``;
+``svg.timeline`` with one ``g.step`` per step (``g.step.wait`` for waits for
+people) carrying ``data-outcome``; ``table.validation`` rows
+``verdict-<verdict>``; ``svg.trend`` with ``g.series[data-measure=RTO]`` and
+``[data-measure=RPO]``, each with one ``g.point`` per drill. Every chart
+element a reader may ask about has a ``<title>``.
 """
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
 from html import escape
 
 from odoo_dr.evidence import (
@@ -17,7 +32,9 @@ from odoo_dr.evidence import (
     EvidenceGate,
     EvidenceReport,
     EvidenceStep,
+    Measure,
     Objective,
+    TrendPoint,
     moment,
 )
 from odoo_dr.validation import Figure
@@ -44,6 +61,8 @@ _TONE = {
     "rejected": "bad",
 }
 _DECIDED = {"approve": "approved", "reject": "rejected"}
+# Where a long identifier (a check's name, a figure's) may wrap in a narrow cell.
+_WRAP_AFTER = re.compile(r"([._/])")
 
 _STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; color: #1f2328; margin: 2rem auto;
@@ -51,11 +70,13 @@ body { font: 14px/1.45 system-ui, sans-serif; color: #1f2328; margin: 2rem auto;
 h1 { font-size: 1.6rem; margin-bottom: .3rem; }
 h2 { font-size: 1.15rem; border-bottom: 1px solid #d0d7de; padding-bottom: .2rem;
   margin-top: 2rem; }
+h3 { font-size: 1rem; margin-bottom: .2rem; }
 table { border-collapse: collapse; width: 100%; margin: .5rem 0; }
 th, td { border: 1px solid #d0d7de; padding: .3rem .5rem; text-align: left;
   vertical-align: top; }
 th { background: #f6f8fa; }
 td.num { text-align: right; white-space: nowrap; }
+td.time { white-space: nowrap; }
 dl.run { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; }
 dl.run dt { font-weight: 600; }
 dl.run dd { margin: 0; }
@@ -69,17 +90,44 @@ span.caution { color: #9a6700; font-weight: 600; }
 span.bad { color: #cf222e; font-weight: 600; }
 span.other { color: #57606a; font-weight: 600; }
 p.failure { border-left: 4px solid #cf222e; padding-left: .6rem; }
-p.note, footer { color: #57606a; }
+p.note, footer, span.areas { color: #57606a; }
 footer { margin-top: 2rem; font-size: .85rem; }
+svg.timeline, svg.trend { display: block; width: 100%; height: auto;
+  font: 13px system-ui, sans-serif; }
+svg text { fill: #1f2328; }
+svg .axis text, svg text.caption { fill: #57606a; }
+svg text.panel { font-weight: 700; }
+ul.legend { list-style: none; display: flex; flex-wrap: wrap; gap: .2rem 1.2rem;
+  padding: 0; margin: .4rem 0; color: #57606a; font-size: .9rem; }
+ul.legend svg { vertical-align: -1px; margin-right: .35rem; }
+table.objectives td { vertical-align: middle; }
+table.objectives td.reading { font-weight: 600; white-space: nowrap; }
+tr.objective.met td.reading { color: #1a7f37; }
+tr.objective.missed td.reading { color: #cf222e; }
+tr.objective.unknown td.reading { color: #57606a; }
+td.gauge { width: 300px; }
+svg.gauge { display: block; }
+table.validation tr > td:first-child { border-left: 4px solid #d0d7de; }
+table.validation tr.verdict-pass > td:first-child { border-left-color: #1a7f37; }
+table.validation tr.verdict-warn { background: #fff8c5; }
+table.validation tr.verdict-warn > td:first-child { border-left-color: #9a6700; }
+table.validation tr.verdict-fail { background: #ffebe9; }
+table.validation tr.verdict-fail > td:first-child { border-left-color: #cf222e; }
+table.validation tr.verdict-skipped { color: #57606a; }
 @media print {
-  body { font-size: 10pt; margin: 0; max-width: none; }
+  body { font-size: 10pt; margin: 0; max-width: none; padding: 0; }
+  table { font-size: 9pt; }
+  td { overflow-wrap: break-word; }
+  td.time { white-space: normal; }
   a { color: inherit; text-decoration: none; }
   a[href]::after { content: " (" attr(href) ")"; font-size: 8pt; }
-  tr, dl.run, p { break-inside: avoid; }
-  h2 { break-after: avoid; }
-  .verdict, th { print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+  tr, dl.run, p, svg, ul.legend, div.gate, section#objectives, section#trend {
+    break-inside: avoid; }
+  h2, h3 { break-after: avoid; }
+  .verdict, th, tr, svg, ul.legend { print-color-adjust: exact;
+    -webkit-print-color-adjust: exact; }
 }
-@page { margin: 15mm; }
+@page { size: A4; margin: 15mm; }
 """
 
 
@@ -140,12 +188,14 @@ def render_html(report: EvidenceReport) -> str:
         "</head>",
         "<body>",
         _html_header(report),
-        _html_steps(report),
-        _html_approvals(report),
-        _html_validation(report),
         _html_objectives(report),
+        _html_timeline(report),
+        _html_trend(report),
+        _html_validation(report),
+        _html_approvals(report),
+        _html_steps(report),
         _html_facts(report),
-        "<section><h2>Immutability of the stored copy</h2>"
+        '<section id="immutability"><h2>Immutability of the stored copy</h2>'
         f"<p>{_h(report.immutability)}</p></section>",
         "<footer>Evidence schema "
         f"{_h(report.schema_version)}. The SHA-256 of this report's JSON form is "
@@ -155,7 +205,7 @@ def render_html(report: EvidenceReport) -> str:
         "</body>",
         "</html>",
     ]
-    return "\n".join(parts) + "\n"
+    return "\n".join(part for part in parts if part) + "\n"
 
 
 def _h(value: object) -> str:
@@ -199,11 +249,34 @@ def _html_header(report: EvidenceReport) -> str:
     )
 
 
-def _html_table(headings: list[str], rows: list[list[str]]) -> str:
-    """A table of cells already escaped."""
+def _section(hook: str, heading: str, body: str) -> str:
+    return f'<section id="{hook}"><h2>{_h(heading)}</h2>{body}</section>'
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{_h(text)}</p>'
+
+
+def _html_table(
+    headings: list[str],
+    rows: list[list[str]],
+    css: str = "",
+    row_classes: list[str] | None = None,
+) -> str:
+    """A table of cells already escaped; ``row_classes`` go one to a row."""
     head = "".join(f"<th>{_h(h)}</th>" for h in headings)
-    body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    classes = row_classes or [""] * len(rows)
+    body = "".join(
+        (f'<tr class="{_h(cls)}">' if cls else "<tr>") + "".join(row) + "</tr>"
+        for cls, row in zip(classes, rows, strict=True)
+    )
+    table = f' class="{_h(css)}"' if css else ""
+    return f"<table{table}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _breakable(text: str) -> str:
+    """Escaped text that may wrap after the dots and underscores of identifiers."""
+    return _WRAP_AFTER.sub(r"\1<wbr>", _h(text))
 
 
 def _td(value: object, css: str = "") -> str:
@@ -213,12 +286,12 @@ def _td(value: object, css: str = "") -> str:
 
 def _html_steps(report: EvidenceReport) -> str:
     if not report.steps:
-        return '<section><h2>Steps</h2><p class="note">No step ran.</p></section>'
+        return _section("steps", "Steps", _note("No step ran."))
     rows = [
         [
             _td(step.name),
-            _td(moment(step.started_at)),
-            _td(moment(step.ended_at) if step.ended_at else "-"),
+            _td(moment(step.started_at), "time"),
+            _td(moment(step.ended_at) if step.ended_at else "-", "time"),
             _td(_took(step), "num"),
             f"<td>{_badge(step.outcome)}</td>",
             _td(step.detail),
@@ -226,20 +299,14 @@ def _html_steps(report: EvidenceReport) -> str:
         for step in report.steps
     ]
     headings = ["step", "started", "ended", "took", "outcome", "detail"]
-    return f"<section><h2>Steps</h2>{_html_table(headings, rows)}</section>"
+    return _section("steps", "Steps", _html_table(headings, rows, "steps"))
 
 
 def _html_approvals(report: EvidenceReport) -> str:
     if not report.approvals:
-        return (
-            '<section><h2>Approvals</h2><p class="note">No gate opened in this '
-            "run.</p></section>"
-        )
-    return (
-        "<section><h2>Approvals</h2>"
-        + "".join(_html_gate(gate) for gate in report.approvals)
-        + "</section>"
-    )
+        return _section("approvals", "Approvals", _note("No gate opened in this run."))
+    gates = "".join(_html_gate(gate) for gate in report.approvals)
+    return _section("approvals", "Approvals", gates)
 
 
 def _html_gate(gate: EvidenceGate) -> str:
@@ -260,35 +327,38 @@ def _html_gate(gate: EvidenceGate) -> str:
         _html_table(
             ["person", "role", "decision", "at", "channel", "signed by", "comment"],
             rows,
+            "votes",
         )
         if rows
-        else '<p class="note">No vote counted.</p>'
+        else _note("No vote counted.")
     )
     refused = "".join(f"<li>{_h(line)}</li>" for line in gate.refused)
     return (
-        f"<h3>{_h(gate.gate)}: {_badge(gate.outcome)}</h3>"
+        f'<div class="gate"><h3>{_h(gate.gate)}: {_badge(gate.outcome)}</h3>'
         f"<p>{_h(gate.what)} (opened {_h(moment(gate.opened_at))}{_h(closed)})</p>"
         + table
         + (f"<p>Votes that did not count:</p><ul>{refused}</ul>" if refused else "")
+        + "</div>"
     )
 
 
 def _html_validation(report: EvidenceReport) -> str:
+    heading = "Business validation"
     if report.validation_verdict is None:
-        return (
-            '<section><h2>Business validation</h2><p class="note">Business '
-            "validation did not run.</p></section>"
+        return _section(
+            "validation", heading, _note("Business validation did not run.")
         )
-    rows = [_html_check(check) for check in report.validation]
-    return (
-        "<section><h2>Business validation</h2>"
+    table = _html_table(
+        ["check", "area", "verdict", "summary", "found", "expected", "hint"],
+        [_html_check(check) for check in report.validation],
+        "validation",
+        [f"verdict-{check.verdict}" for check in report.validation],
+    )
+    verdict = (
         f"<p>Overall verdict: {_badge(report.validation_verdict)}, on "
         f"{_h(report.validation_target or 'the target')}.</p>"
-        + _html_table(
-            ["check", "area", "verdict", "summary", "found", "expected", "hint"], rows
-        )
-        + "</section>"
     )
+    return _section("validation", heading, verdict + table)
 
 
 def _html_check(check: EvidenceCheck) -> list[str]:
@@ -296,47 +366,13 @@ def _html_check(check: EvidenceCheck) -> list[str]:
     if not check.critical:
         verdict += " (not critical)"
     return [
-        _td(check.name),
+        f"<td>{_breakable(check.name)}</td>",
         _td(check.area),
         f"<td>{verdict}</td>",
         _td(check.summary),
-        _td(figures(check.found)),
-        _td(figures(check.expected)),
+        f"<td>{_breakable(figures(check.found))}</td>",
+        f"<td>{_breakable(figures(check.expected))}</td>",
         _td(check.hint),
-    ]
-
-
-def _html_objectives(report: EvidenceReport) -> str:
-    if report.objectives:
-        table = _html_table(
-            ["tier", "areas", "objective", "target", "measured", "verdict"],
-            [_html_objective(row) for row in report.objectives],
-        )
-    else:
-        table = (
-            '<p class="note">The inventory sets no recovery tier for this '
-            "environment.</p>"
-        )
-    how = "".join(
-        f"<li><strong>{_h(m.measure)}</strong> {_h(duration(m.seconds))}: "
-        f"{_h(m.basis)}</li>"
-        for m in report.measurements
-    )
-    return (
-        f"<section><h2>Recovery objectives</h2>{table}"
-        + (f"<p>What was measured:</p><ul>{how}</ul>" if how else "")
-        + "</section>"
-    )
-
-
-def _html_objective(row: Objective) -> list[str]:
-    return [
-        _td(row.tier),
-        _td(", ".join(row.areas) or "-"),
-        _td(row.measure),
-        _td(duration(row.objective_seconds), "num"),
-        _td(duration(row.measured_seconds), "num"),
-        f"<td>{_badge(row.verdict)}</td>",
     ]
 
 
@@ -344,7 +380,455 @@ def _html_facts(report: EvidenceReport) -> str:
     if not report.facts:
         return ""
     rows = [[_td(fact.label), _td(fact.value)] for fact in report.facts]
-    return f"<section><h2>Facts</h2>{_html_table(['what', 'value'], rows)}</section>"
+    return _section("facts", "Facts", _html_table(["what", "value"], rows, "facts"))
+
+
+# --- HTML: objectives against measurements -----------------------------------
+
+# The gauge's length in pixels: the objective, or the figure when it is larger.
+_GAUGE = 300
+
+
+def objective_reading(row: Objective) -> str:
+    """One objective as a sentence: ``RTO 42 s of 1 h: met``."""
+    target = brief(row.objective_seconds)
+    if row.measured_seconds is None:
+        return f"{row.measure} not measured, objective {target}: {row.verdict}"
+    return f"{row.measure} {brief(row.measured_seconds)} of {target}: {row.verdict}"
+
+
+def _html_objectives(report: EvidenceReport) -> str:
+    if report.objectives:
+        rows = "".join(_objective_row(row) for row in report.objectives)
+        body = (
+            '<table class="objectives"><thead><tr><th>tier</th>'
+            "<th>measured of objective</th><th>against the objective</th></tr>"
+            f"</thead><tbody>{rows}</tbody></table>"
+        )
+    else:
+        body = _note("The inventory sets no recovery tier for this environment.")
+    how = "".join(
+        f"<li><strong>{_h(m.measure)}</strong> {_h(duration(m.seconds))}: "
+        f"{_h(m.basis)}</li>"
+        for m in report.measurements
+    )
+    if how:
+        body += f"<p>What was measured:</p><ul>{how}</ul>"
+    return _section("objectives", "Recovery objectives", body)
+
+
+def _objective_row(row: Objective) -> str:
+    areas = ", ".join(row.areas)
+    tier = _h(row.tier) + (
+        f'<br><span class="areas">{_h(areas)}</span>' if areas else ""
+    )
+    return (
+        f'<tr class="objective {_h(row.verdict)}"><td>{tier}</td>'
+        f'<td class="reading">{_h(objective_reading(row))}</td>'
+        f'<td class="gauge">{_gauge(row)}</td></tr>'
+    )
+
+
+def _gauge(row: Objective) -> str:
+    """A bar of the measured figure, with a mark where the objective ends."""
+    label = f"tier {row.tier}: {objective_reading(row)}"
+    objective, measured = row.objective_seconds, row.measured_seconds
+    if measured is None:
+        bars = (
+            f'<rect x="0.5" y="3.5" width="{_GAUGE - 1}" height="10" fill="#f6f8fa" '
+            'stroke="#8c959f" stroke-dasharray="4 3"/>'
+        )
+    elif measured <= objective:
+        filled = _GAUGE * measured / objective if objective else 0.0
+        bars = (
+            f'<rect x="0" y="3" width="{_GAUGE}" height="11" fill="#eaeef2"/>'
+            f'<rect x="0" y="3" width="{filled:.1f}" height="11" fill="#1a7f37"/>'
+            + _gauge_mark(_GAUGE - 1.0)
+        )
+    else:
+        mark = _GAUGE * objective / measured
+        bars = (
+            f'<rect x="0" y="3" width="{_GAUGE}" height="11" fill="#cf222e"/>'
+            f'<rect x="0" y="3" width="{mark:.1f}" height="11" fill="#f5a3a8"/>'
+            + _gauge_mark(mark)
+        )
+    return (
+        f'<svg class="gauge" width="{_GAUGE}" height="17" '
+        f'viewBox="0 0 {_GAUGE} 17" role="img" aria-label="{_h(label)}">'
+        f"<title>{_h(label)}</title>{bars}</svg>"
+    )
+
+
+def _gauge_mark(x: float) -> str:
+    return f'<rect x="{x - 1:.1f}" y="0" width="2" height="17" fill="#1f2328"/>'
+
+
+# --- HTML: the step timeline --------------------------------------------------
+
+# The charts' width in SVG units: a laptop shows them close to 1:1, A4 paper
+# at about three quarters.
+_WIDTH = 900
+_NAMES = 290  # the timeline's column of step names
+_ROW = 24
+_CLIP = 36  # characters of a step name the column has room for
+_OUTCOMES = ("done", "failed", "skipped", "running")
+_COLOUR = {
+    "done": "#1a7f37",
+    "failed": "#cf222e",
+    "skipped": "#8c959f",
+    "running": "#bf8700",
+    "other": "#57606a",
+}
+# Steps that wait for people rather than machines.
+_WAITS = ("approval:", "sign-off of")
+
+
+def is_wait(step: EvidenceStep) -> bool:
+    """Whether the step waits for people: an approval gate or a sign-off."""
+    return step.name.startswith(_WAITS)
+
+
+def _html_timeline(report: EvidenceReport) -> str:
+    if not report.steps:
+        return _section("timeline", "Timeline", _note("No step ran."))
+    origin = min([report.started_at] + [s.started_at for s in report.steps])
+    ends = [s.ended_at or s.started_at for s in report.steps]
+    last = max([report.ended_at or origin, *ends])
+    span = max((last - origin).total_seconds(), 1.0)
+    rows = [
+        _timeline_row(step, index, origin, span)
+        for index, step in enumerate(report.steps)
+    ]
+    height = 8 + _ROW * len(rows)
+    svg = (
+        f'<svg class="timeline" viewBox="0 0 {_WIDTH} {height + 44}" role="img" '
+        f'aria-label="{len(rows)} steps over {_h(brief(span))}">'
+        + _hatches()
+        + "".join(rows)
+        + _time_axis(span, height)
+        + "</svg>"
+    )
+    return _section("timeline", "Timeline", svg + _timeline_legend())
+
+
+def _timeline_row(step: EvidenceStep, index: int, origin: datetime, span: float) -> str:
+    top = 8 + index * _ROW
+    start = (step.started_at - origin).total_seconds()
+    stop = (step.ended_at - origin).total_seconds() if step.ended_at else span
+    left = _at(start, span)
+    width = max(_at(stop, span) - left, 2.0)
+    tone = step.outcome if step.outcome in _COLOUR else "other"
+    wait = is_wait(step)
+    took = brief(step.seconds) if step.seconds is not None else "did not end"
+    said = f"waited {took} for people" if wait else took
+    label = f"{step.name}: {said} (from +{brief(start)}), {step.outcome}"
+    stripe = (
+        f'<rect x="0" y="{top}" width="{_WIDTH}" height="{_ROW}" fill="#f6f8fa"/>'
+        if index % 2 == 0
+        else ""
+    )
+    fill = f"url(#wait-{tone})" if wait else _COLOUR[tone]
+    unended = "" if step.ended_at else ' stroke-dasharray="5 3" fill-opacity="0.5"'
+    return (
+        f'<g class="{"step wait" if wait else "step"}" data-outcome="{_h(tone)}">'
+        f"<title>{_h(label)}</title>{stripe}"
+        f'<text x="{_NAMES - 10}" y="{top + 16}" text-anchor="end">'
+        f"{_h(_clip(step.name))}</text>"
+        f'<rect class="bar" x="{left:.1f}" y="{top + 5}" width="{width:.1f}" '
+        f'height="{_ROW - 10}" fill="{fill}" stroke="{_COLOUR[tone]}" '
+        f'stroke-width="1.5"{unended}/></g>'
+    )
+
+
+def _at(seconds: float, span: float) -> float:
+    """Where a moment ``seconds`` after the run's start falls on the timeline."""
+    return _NAMES + (_WIDTH - _NAMES - 30) * seconds / span
+
+
+def _clip(name: str) -> str:
+    return name if len(name) <= _CLIP else name[: _CLIP - 1] + "\u2026"
+
+
+def _hatches() -> str:
+    """Diagonal stripes in each outcome's colour: how a wait for people is drawn."""
+    patterns = "".join(
+        f'<pattern id="wait-{tone}" width="6" height="6" patternUnits="userSpaceOnUse" '
+        f'patternTransform="rotate(45)"><rect width="6" height="6" fill="#fff"/>'
+        f'<rect width="3" height="6" fill="{colour}"/></pattern>'
+        for tone, colour in _COLOUR.items()
+    )
+    return f"<defs>{patterns}</defs>"
+
+
+def _time_axis(span: float, bottom: int) -> str:
+    step = _tick_step(span, 8)
+    ticks = "".join(
+        f'<line x1="{_at(t, span):.1f}" y1="8" x2="{_at(t, span):.1f}" '
+        f'y2="{bottom + 4}" stroke="#d0d7de"/>'
+        f'<text x="{_at(t, span):.1f}" y="{bottom + 18}" text-anchor="middle">'
+        f"{'0' if t == 0 else '+' + brief(t)}</text>"
+        for t in _ticks(span, step)
+    )
+    caption = (
+        f'<text x="{_NAMES}" y="{bottom + 36}" class="caption">time from the '
+        "run's start</text>"
+    )
+    return f'<g class="axis">{ticks}{caption}</g>'
+
+
+def _timeline_legend() -> str:
+    items = [
+        (f'<rect width="22" height="10" fill="{_COLOUR[tone]}"/>', tone)
+        for tone in _OUTCOMES
+    ]
+    items.append(
+        (
+            '<rect x="0.75" y="0.75" width="20.5" height="8.5" fill="url(#wait-done)" '
+            f'stroke="{_COLOUR["done"]}" stroke-width="1.5"/>',
+            "waiting for people (approval, sign-off)",
+        )
+    )
+    items.append(
+        (
+            '<rect x="0.75" y="0.75" width="20.5" height="8.5" fill="#57606a" '
+            'fill-opacity="0.5" stroke="#57606a" stroke-dasharray="5 3"/>',
+            "did not end",
+        )
+    )
+    return (
+        '<ul class="legend">'
+        + "".join(
+            f'<li><svg width="22" height="10" viewBox="0 0 22 10" aria-hidden="true">'
+            f"{swatch}</svg>{_h(text)}</li>"
+            for swatch, text in items
+        )
+        + "</ul>"
+    )
+
+
+# --- HTML: the trend over past drills ----------------------------------------
+
+_LEFT = 90  # the trend's column of value labels
+_PANEL = 130  # the height of each of the RTO and RPO panels
+_VERDICT_COLOUR = {"pass": "#0969da", "fail": "#cf222e", "aborted": "#9a6700"}
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+
+
+def _html_trend(report: EvidenceReport) -> str:
+    if report.runbook != "restore-drill":
+        return ""
+    heading = "RTO and RPO over past drills"
+    points = report.trend
+    if len(points) < 2:
+        known = "none" if not points else "only this one"
+        return _section(
+            "trend",
+            heading,
+            _note(
+                "No trend yet: a trend needs two drills of this environment, and "
+                f"the report knows of {known}."
+            ),
+        )
+    rto, rto_off = _trend_panel(report, "RTO", 30)
+    rpo, rpo_off = _trend_panel(report, "RPO", 30 + _PANEL + 60)
+    bottom = 30 + 2 * _PANEL + 60
+    svg = (
+        f'<svg class="trend" viewBox="0 0 {_WIDTH} {bottom + 26}" role="img" '
+        f'aria-label="RTO and RPO of {len(points)} drills">'
+        + rto
+        + rpo
+        + _drill_days(points, bottom + 18)
+        + "</svg>"
+    )
+    notes = (
+        f"Each mark is one drill of {report.environment}, oldest on the left; "
+        "the ringed one is this drill. Blue: the drill passed, red: it failed, "
+        "amber: it was aborted; a cross on the axis: not measured. Dashed: "
+        "each tier's objective."
+    )
+    off = rto_off + rpo_off
+    if off:
+        notes += " Above the chart's scale: " + "; ".join(off) + "."
+    return _section("trend", heading, svg + _note(notes))
+
+
+def _trend_panel(
+    report: EvidenceReport, measure: Measure, top: int
+) -> tuple[str, list[str]]:
+    """One measure's panel, and the objectives too large for its scale."""
+    values = [
+        p.rto_seconds if measure == "RTO" else p.rpo_seconds for p in report.trend
+    ]
+    targets = sorted(
+        {
+            (o.objective_seconds, o.tier)
+            for o in report.objectives
+            if o.measure == measure
+        }
+    )
+    known = [v for v in values if v is not None]
+    reach = max(known + [targets[0][0] if targets else 0.0]) * 1.1 or 60.0
+    step = _tick_step(reach, 4)
+    scale = step * math.ceil(reach / step)
+
+    def y(value: float) -> float:
+        return top + _PANEL - _PANEL * value / scale
+
+    grid = "".join(
+        f'<line x1="{_LEFT}" y1="{y(v):.1f}" x2="{_WIDTH - 10}" y2="{y(v):.1f}" '
+        f'stroke="#d0d7de"/><text x="{_LEFT - 8}" y="{y(v) + 4:.1f}" '
+        f'text-anchor="end">{brief(v)}</text>'
+        for v in _ticks(scale, step)
+    )
+    lines = "".join(
+        _objective_line(tier, measure, seconds, y(seconds))
+        for seconds, tier in targets
+        if seconds <= scale
+    )
+    off = [
+        f"tier {tier}'s {measure} objective of {brief(seconds)}"
+        for seconds, tier in targets
+        if seconds > scale
+    ]
+    heading = f'<text x="0" y="{top - 16}" class="panel">{measure}</text>'
+    series = _series(report, measure, values, y)
+    return f'<g class="panel">{heading}{grid}{lines}{series}</g>', off
+
+
+def _objective_line(tier: str, measure: str, seconds: float, y: float) -> str:
+    label = f"{tier} {brief(seconds)}"
+    return (
+        f'<g class="objective-line"><title>{_h(f"tier {tier}: {measure} objective")}'
+        f" {_h(brief(seconds))}</title>"
+        f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{_WIDTH - 10}" y2="{y:.1f}" '
+        'stroke="#bc4c00" stroke-width="1.5" stroke-dasharray="6 4"/>'
+        f'<text x="{_WIDTH - 12}" y="{y - 4:.1f}" text-anchor="end" '
+        f'fill="#bc4c00">{_h(label)}</text></g>'
+    )
+
+
+def _series(
+    report: EvidenceReport,
+    measure: str,
+    values: list[float | None],
+    y: Callable[[float], float],
+) -> str:
+    """The drills' marks of one measure, a line joining those measured in a row."""
+    xs = [_slot(index, len(values)) for index in range(len(values))]
+    runs: list[list[str]] = [[]]
+    for x, value in zip(xs, values, strict=True):
+        if value is None:
+            runs.append([])
+        else:
+            runs[-1].append(f"{x:.1f},{y(value):.1f}")
+    joins = "".join(
+        f'<polyline points="{" ".join(run)}" fill="none" stroke="#57606a" '
+        'stroke-width="1.5"/>'
+        for run in runs
+        if len(run) > 1
+    )
+    marks = "".join(
+        _mark(
+            point,
+            f"{measure} {'not measured' if value is None else brief(value)}",
+            (x, y(value or 0.0)),
+            value is None,
+            point.run_id == report.run_id,
+        )
+        for point, value, x in zip(report.trend, values, xs, strict=True)
+    )
+    return f'<g class="series" data-measure="{measure}">{joins}{marks}</g>'
+
+
+def _mark(
+    point: TrendPoint,
+    reading: str,
+    at: tuple[float, float],
+    unknown: bool,
+    this: bool,
+) -> str:
+    """One drill's mark: a dot, or a cross on the axis when not measured."""
+    x, y = at
+    colour = _VERDICT_COLOUR.get(point.verdict, "#57606a")
+    label = (
+        f"{'this drill' if this else 'drill'} of {moment(point.started_at)} "
+        f"(run {point.run_id}): {reading}, {point.verdict}"
+    )
+    if unknown:
+        shape = (
+            f'<path d="M{x - 4:.1f},{y - 4:.1f}l8,8m0,-8l-8,8" stroke="#57606a" '
+            'stroke-width="2"/>'
+        )
+    else:
+        shape = f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colour}"/>'
+    if this:
+        shape += (
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="8" fill="none" '
+            f'stroke="{colour}" stroke-width="1.5"/>'
+        )
+    return (
+        f'<g class="{"point unknown" if unknown else "point"}" '
+        f'data-verdict="{_h(point.verdict)}"><title>{_h(label)}</title>{shape}</g>'
+    )
+
+
+def _slot(index: int, count: int) -> float:
+    """The middle of a drill's slot across the trend."""
+    return _LEFT + (_WIDTH - 10 - _LEFT) * (index + 0.5) / count
+
+
+def _drill_days(points: list[TrendPoint], y: int) -> str:
+    """The day of each drill under the chart, as many as fit, the last always."""
+    every = math.ceil(len(points) / 12)
+    labels = "".join(
+        f'<text x="{_slot(i, len(points)):.1f}" y="{y}" text-anchor="middle">'
+        f"{_day(point.started_at)}</text>"
+        for i, point in enumerate(points)
+        if (len(points) - 1 - i) % every == 0
+    )
+    return f'<g class="axis">{labels}</g>'
+
+
+def _day(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return f"{value.day} {_MONTHS[value.month - 1]}"
+
+
+# --- chart scales ------------------------------------------------------------
+
+# Spacings between ticks that a reader counts in, in seconds.
+_TICK_STEPS = (
+    0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800,
+    3600, 7200, 10800, 21600, 43200, 86400,
+)  # fmt: skip
+
+
+def _tick_step(span: float, most: int) -> float:
+    """The smallest reader's spacing that puts at most ``most`` ticks on ``span``."""
+    for step in _TICK_STEPS:
+        if span / step <= most:
+            return step
+    return 86400.0 * math.ceil(span / most / 86400)
+
+
+def _ticks(span: float, step: float) -> list[float]:
+    # A hair of slack, so that float rounding keeps a tick that ends the span.
+    return [i * step for i in range(int(span / step + 1e-9) + 1)]
+
+
+def brief(seconds: float) -> str:
+    """A span in few characters, for charts: 4.2 s, 42 s, 25 min, 1 h 30 min."""
+    if seconds < 10 and seconds != int(seconds):
+        return f"{seconds:.1f} s"
+    whole = round(seconds)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        minutes, rest = divmod(whole, 60)
+        return f"{minutes} min" + (f" {rest:02d} s" if rest else "")
+    hours, minutes = divmod(round(whole / 60), 60)
+    return f"{hours} h" + (f" {minutes:02d} min" if minutes else "")
 
 
 # --- Markdown ----------------------------------------------------------------

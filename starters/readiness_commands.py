@@ -18,8 +18,9 @@ from pydantic import TypeAdapter, ValidationError
 
 from odoo_dr.errors import OdooDrError
 from odoo_dr.inventory import Duration
+from odoo_dr.names import TASK_QUEUE
 from odoo_dr.readiness import MAX_BACKUP_AGE, ReadinessReport, span
-from starters.settings import read_inventory
+from starters.settings import read_inventory, temporal_target
 
 EXIT_NOT_READY = 1
 _CHECK_WIDTH = 17
@@ -44,11 +45,30 @@ def register(commands: Any) -> None:
         f"(default {span(MAX_BACKUP_AGE.total_seconds())})",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--schedule-every",
+        metavar="DURATION",
+        help="instead of checking now, have workers check every DURATION (e.g. "
+        "15m) on a Temporal Schedule, alerting the chat channel when not ready",
+    )
+    parser.add_argument(
+        "--unschedule", action="store_true", help="delete that schedule"
+    )
+    parser.add_argument("--address", help="Temporal frontend host:port")
+    parser.add_argument("--task-queue", default=TASK_QUEUE, help="workers' queue")
     parser.set_defaults(handler=_readiness)
+
+
+def readiness_schedule_id(environment: str) -> str:
+    """The id of an environment's readiness schedule."""
+    return f"readiness-{environment}"
 
 
 def _readiness(args: argparse.Namespace) -> int:
     from activities.readiness import check_environment
+
+    if args.schedule_every or args.unschedule:
+        return _schedule(args)
 
     max_age = _duration(args.max_backup_age) if args.max_backup_age else MAX_BACKUP_AGE
     # check_environment refuses an unknown environment before any I/O.
@@ -97,3 +117,68 @@ def render(report: ReadinessReport, width: int | None = None) -> str:
                 sentence, width, initial_indent="  - ", subsequent_indent="    "
             )
     return "\n".join(lines)
+
+
+def _schedule(args: argparse.Namespace) -> int:
+    env = read_inventory(args.inventory).environment(args.env)
+    every = None if args.unschedule else _duration(args.schedule_every)
+    if every is not None and every < timedelta(minutes=1):
+        raise OdooDrError("--schedule-every must be at least 1m")
+    asyncio.run(_apply_schedule(args, env.name, every))
+    sid = readiness_schedule_id(env.name)
+    if every is None:
+        print(f"schedule {sid} deleted")
+    else:
+        often = span(every.total_seconds())
+        print(f"schedule {sid}: readiness of {env.name} every {often}")
+    return 0
+
+
+async def _apply_schedule(
+    args: argparse.Namespace, environment: str, every: timedelta | None
+) -> None:
+    from temporalio.client import (
+        Schedule,
+        ScheduleActionStartWorkflow,
+        ScheduleAlreadyRunningError,
+        ScheduleIntervalSpec,
+        ScheduleOverlapPolicy,
+        SchedulePolicy,
+        ScheduleSpec,
+        ScheduleUpdate,
+    )
+    from temporalio.service import RPCError, RPCStatusCode
+
+    from worker.main import connect
+    from workflows.readiness import ReadinessWorkflow
+
+    address = temporal_target(args.address)
+    try:
+        client = await connect(address)
+    except RuntimeError as exc:
+        raise OdooDrError(f"cannot reach Temporal at {address}: {exc}") from None
+    sid = readiness_schedule_id(environment)
+    handle = client.get_schedule_handle(sid)
+    if every is None:
+        try:
+            await handle.delete()
+        except RPCError as exc:
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                raise
+            raise OdooDrError(f"no readiness schedule {sid}") from None
+        return
+    schedule = Schedule(
+        action=ScheduleActionStartWorkflow(
+            ReadinessWorkflow.run,
+            environment,
+            id=f"{sid}-check",
+            task_queue=args.task_queue,
+            static_summary=f"Readiness check of {environment}",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=every)]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP),
+    )
+    try:
+        await client.create_schedule(sid, schedule)
+    except ScheduleAlreadyRunningError:
+        await handle.update(lambda _: ScheduleUpdate(schedule=schedule))

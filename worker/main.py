@@ -9,11 +9,11 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.worker import Worker
 
 from odoo_dr.inventory import Inventory
 from odoo_dr.names import TASK_QUEUE
+from worker.converter import data_converter
 from worker.interceptors import RefuseBadInputInterceptor
 from worker.registry import WORKFLOWS, activities_for
 from worker.telemetry import tracing_interceptor
@@ -29,7 +29,7 @@ async def connect(address: str, namespace: str = "default") -> Client:
     return await Client.connect(
         address,
         namespace=namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter,
         interceptors=[tracing_interceptor()],
     )
 

@@ -18,7 +18,9 @@ from activities.readiness import ReadinessActivities
 from activities.redis import RedisActivities
 from activities.traffic import TrafficActivities
 from odoo_dr.inventory import Inventory
+from worker.telemetry import shared_meter
 from workflows.drill import RestoreDrillWorkflow
+from workflows.readiness import ReadinessWorkflow
 from workflows.region_move import FailbackWorkflow, FailoverWorkflow, SwitchoverWorkflow
 from workflows.validation import ValidateOdooWorkflow
 
@@ -28,6 +30,7 @@ WORKFLOWS: list[type] = [
     SwitchoverWorkflow,
     FailoverWorkflow,
     FailbackWorkflow,
+    ReadinessWorkflow,
 ]
 
 
@@ -39,7 +42,7 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
     chat = ChatActivities(inventory)
     pair = PairActivities(inventory)
     preflight = PreflightActivities(inventory)
-    readiness = ReadinessActivities(inventory)
+    readiness = ReadinessActivities(inventory, meter=shared_meter())
     app_tier = AppTierActivities(inventory)
     integrations = IntegrationActivities(inventory)
     redis = RedisActivities(inventory)
@@ -78,4 +81,5 @@ def activities_for(inventory: Inventory) -> list[Callable[..., Any]]:
         redis.move_redis,
         traffic.route_traffic,
         evidence.store_evidence,
+        evidence.drill_trend,
     ]

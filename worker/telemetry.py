@@ -1,14 +1,18 @@
-"""OpenTelemetry tracing of workflows and activities.
+"""OpenTelemetry tracing of workflows and activities, and odoo-dr's metrics.
 
-No spans leave the process unless an OTLP endpoint is configured with the
-standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` variable.
+No span or metric leaves the process unless an OTLP endpoint is configured
+with the standard ``OTEL_EXPORTER_OTLP_ENDPOINT`` variable.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
+from opentelemetry.metrics import Meter
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import MetricReader, PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -45,3 +49,34 @@ def tracing_interceptor(provider: TracerProvider | None = None) -> TracingInterc
     """
     provider = provider or tracer_provider()
     return TracingInterceptor(provider.get_tracer("odoo-dr"))
+
+
+def meter_provider(reader: MetricReader | None = None) -> MeterProvider:
+    """A meter provider for odoo-dr's own metrics (readiness, ...).
+
+    Args:
+        reader: where metrics go; by default OTLP, every minute, when
+            ``OTEL_EXPORTER_OTLP_ENDPOINT`` is set, else nowhere.
+    """
+    if reader is None and os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT"):
+        from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
+            OTLPMetricExporter,
+        )
+
+        reader = PeriodicExportingMetricReader(OTLPMetricExporter())
+        logger.info("exporting metrics over OTLP")
+    return MeterProvider(
+        metric_readers=[reader] if reader is not None else [],
+        resource=Resource.create({SERVICE_NAME: "odoo-dr"}),
+    )
+
+
+def odoo_dr_meter(provider: MeterProvider | None = None) -> Meter:
+    """The meter odoo-dr records with (default: a new provider's)."""
+    return (provider or meter_provider()).get_meter("odoo-dr")
+
+
+@functools.cache
+def shared_meter() -> Meter:
+    """One meter for the whole worker process (one exporter, not one a build)."""
+    return odoo_dr_meter()

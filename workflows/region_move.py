@@ -58,12 +58,18 @@ with workflow.unsafe.imports_passed_through():
     from odoo_dr.evidence import evidence_from_region_move
     from odoo_dr.inventory import RecoveryTier
     from odoo_dr.models import RunbookStatus, RunNotice, StepRecord
-    from odoo_dr.names import SA_PHASE, SA_VERDICT
+    from odoo_dr.names import (
+        SA_ENVIRONMENT,
+        SA_INCIDENT,
+        SA_PHASE,
+        SA_RUNBOOK,
+        SA_VERDICT,
+    )
     from odoo_dr.validation import ValidationInput, ValidationTarget
     from workflows.evidence import keep_evidence, tell_channel
     from workflows.gated import GatedRunbook
     from workflows.gates import GateKeeper
-    from workflows.steps import describe_failure, run_step
+    from workflows.steps import describe_failure, run_step, show_details
     from workflows.validation import raise_if_blocking, validate_in_child
 
 Runbook = Literal["switchover", "failover", "failback"]
@@ -76,6 +82,9 @@ RETRY = RetryPolicy(
 )
 PHASE = SearchAttributeKey.for_keyword(SA_PHASE)
 VERDICT = SearchAttributeKey.for_keyword(SA_VERDICT)
+ENVIRONMENT = SearchAttributeKey.for_keyword(SA_ENVIRONMENT)
+RUNBOOK = SearchAttributeKey.for_keyword(SA_RUNBOOK)
+INCIDENT = SearchAttributeKey.for_keyword(SA_INCIDENT)
 
 
 def region_move_id(environment: str) -> str:
@@ -125,6 +134,14 @@ class _RegionMove(GatedRunbook):
 
     async def _guarded(self, body: Any) -> RegionMoveReport:
         request = self._request
+        # Findable however it was started (CLI, the UI's form), by incident too.
+        workflow.upsert_search_attributes(
+            [
+                ENVIRONMENT.value_set(request.environment),
+                RUNBOOK.value_set(self.runbook),
+                *([INCIDENT.value_set(request.incident)] if request.incident else []),
+            ]
+        )
         try:
             self._refuse_second_run(request)
             await body()
@@ -157,13 +174,16 @@ class _RegionMove(GatedRunbook):
         )
         if report.verdict in ("fail", "aborted"):
             await self._tell_chat(report)
-        tiers: list[RecoveryTier] = await workflow.execute_activity_method(
-            BackupActivities.recovery_tiers,
-            report.environment,
-            start_to_close_timeout=timedelta(minutes=1),
-            retry_policy=RETRY,
-            summary="Read the recovery objectives",
-        )
+        try:
+            tiers: list[RecoveryTier] = await workflow.execute_activity_method(
+                BackupActivities.recovery_tiers,
+                report.environment,
+                start_to_close_timeout=timedelta(minutes=1),
+                retry_policy=RETRY,
+                summary="Read the recovery objectives",
+            )
+        except ActivityError:
+            tiers = []  # an unknown environment: the evidence says what it can
         report.evidence, report.evidence_error = await keep_evidence(
             evidence_from_region_move(report, tiers, ui_url=None)
         )
@@ -243,6 +263,7 @@ class _RegionMove(GatedRunbook):
             for c in preflight.checks
         ]
         self._status.waiting_for = f"approval (gate {gate})"
+        self._show()
         record = StepRecord(name=f"approval: {gate}", started_at=workflow.now())
         self._status.steps.append(record)
         closed = await self._gates.wait(gate, what, evidence)
@@ -447,6 +468,11 @@ class _RegionMove(GatedRunbook):
     def _phase(self, phase: str) -> None:
         self._status.phase = phase
         workflow.upsert_search_attributes([PHASE.value_set(phase)])
+        self._show()
+
+    def _show(self) -> None:
+        request = self._request
+        show_details(self._status, request.requested_by, request.reason)
 
 
 @workflow.defn(name="Switchover")

@@ -81,3 +81,13 @@ def describe_failure(exc: BaseException) -> str:
     if isinstance(cause, ApplicationError) and cause.type:
         return f"{cause.type}: {cause.message}"
     return str(cause or exc)
+
+
+def show_details(status: RunbookStatus, requested_by: str, reason: str) -> None:
+    """What the UI's "Current details" shows: who, why, where the run is now."""
+    where = f"Phase: {status.phase}" + (f"; step: {status.step}" if status.step else "")
+    waiting = f"\nWaiting for: {status.waiting_for}" if status.waiting_for else ""
+    workflow.set_current_details(
+        f"**{status.runbook}** of **{status.environment}**, started by "
+        f"{requested_by}: {reason}\n{where}{waiting}"
+    )

@@ -9,6 +9,7 @@ mode and date.
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,9 +20,19 @@ from botocore.exceptions import ClientError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.evidence import RETENTION, EvidenceActivities, fetch_and_verify
+from activities.evidence import (
+    RETENTION,
+    EvidenceActivities,
+    fetch_and_verify,
+    read_drill_trend,
+)
 from odoo_dr.errors import PRECONDITION_FAILED
-from odoo_dr.evidence import EvidenceReport, StoredReport, evidence_from_drill
+from odoo_dr.evidence import (
+    EvidenceReport,
+    StoredReport,
+    TrendPoint,
+    evidence_from_drill,
+)
 from odoo_dr.inventory import Inventory, ObjectStore
 from odoo_dr.models import BackupChoice, DrillReport, RecoveredPoint, StepRecord
 from sandbox.objectstore import s3_client
@@ -34,9 +45,14 @@ ENV = "sandbox"
 SUFFIXES = (".json", ".html", ".md")
 
 
-def _report(sandbox: Sandbox) -> EvidenceReport:
+def _report(
+    sandbox: Sandbox,
+    started: datetime | None = None,
+    rto: float = 1200.0,
+    rpo: float = 12.0,
+) -> EvidenceReport:
     """A drill's evidence, under a workflow id no other test uses."""
-    started = datetime.now(UTC) - timedelta(minutes=30)
+    started = started or datetime.now(UTC) - timedelta(minutes=30)
     drill = DrillReport(
         environment=ENV,
         workflow_id=f"restore-drill-sandbox-{uuid.uuid4().hex[:8]}",
@@ -60,8 +76,8 @@ def _report(sandbox: Sandbox) -> EvidenceReport:
             timeline=2,
             recovery_seconds=16.5,
         ),
-        rto_seconds=1200.0,
-        rpo_seconds=12.0,
+        rto_seconds=rto,
+        rpo_seconds=rpo,
         steps=[
             StepRecord(
                 name="restore backup 20261203T210000",
@@ -317,3 +333,101 @@ def test_store_without_that_report_is_an_odoo_dr_error(sandbox: Sandbox):
     store: ObjectStore = sandbox.env.object_store
     with pytest.raises(OdooDrError, match="no evidence at s3://"):
         fetch_and_verify(store, "evidence/sandbox/none/2026/12/x/y", "0" * 64)
+
+
+# --- the trend of past drills --------------------------------------------------
+
+
+@pytest.fixture
+async def drills(sandbox: Sandbox) -> tuple[Inventory, list[EvidenceReport]]:
+    """Three drills' evidence in a bucket of their own, stored out of order.
+
+    They started a month or more apart, so each is filed under its own month.
+    """
+    bucket = f"evidence-trend-{uuid.uuid4().hex[:8]}"
+    _s3(sandbox).create_bucket(Bucket=bucket)
+    inventory = _with_store(sandbox, bucket=bucket, object_lock=False)
+    now = datetime.now(UTC)
+    reports = [
+        _report(sandbox, now - timedelta(days=days), rto=rto, rpo=rpo)
+        for days, rto, rpo in (
+            (70, 1100.0, 11.0),
+            (35, 1200.0, 12.0),
+            (1, 1300.0, 13.0),
+        )
+    ]
+    for report in (reports[1], reports[2], reports[0]):
+        await _store(inventory, report)
+    return inventory, reports
+
+
+async def _trend(inventory: Inventory, *limit: int) -> list[TrendPoint]:
+    activities = EvidenceActivities(inventory)
+    return await ActivityEnvironment().run(activities.drill_trend, ENV, *limit)
+
+
+async def test_drill_trend_returns_stored_drills_oldest_first(
+    drills: tuple[Inventory, list[EvidenceReport]],
+):
+    inventory, reports = drills
+    points = await _trend(inventory)
+    assert [p.run_id for p in points] == [r.run_id for r in reports]
+    assert [(p.rto_seconds, p.rpo_seconds) for p in points] == [
+        (1100.0, 11.0),
+        (1200.0, 12.0),
+        (1300.0, 13.0),
+    ]
+    assert {p.verdict for p in points} == {"pass"}
+
+
+async def test_drill_trend_reads_only_the_newest(
+    drills: tuple[Inventory, list[EvidenceReport]],
+):
+    inventory, reports = drills
+    points = await _trend(inventory, 2)
+    assert [p.run_id for p in points] == [r.run_id for r in reports[1:]]
+
+
+async def test_drill_trend_follows_the_listing_page_by_page(
+    drills: tuple[Inventory, list[EvidenceReport]],
+):
+    inventory, reports = drills
+    store = inventory.environment(ENV).object_store
+    points, skipped = read_drill_trend(store, ENV, 30, page_size=1)
+    assert [p.run_id for p in points] == [r.run_id for r in reports]
+    assert skipped == []
+
+
+async def test_drill_trend_skips_a_corrupted_object_with_a_warning(
+    sandbox: Sandbox,
+    drills: tuple[Inventory, list[EvidenceReport]],
+    caplog: pytest.LogCaptureFixture,
+):
+    inventory, reports = drills
+    bucket = inventory.environment(ENV).object_store.bucket
+    key = f"evidence/{ENV}/restore-drill/{datetime.now(UTC):%Y/%m}/broken/run.json"
+    _s3(sandbox).put_object(Bucket=bucket, Key=key, Body=b'{"verdict": "pa')
+
+    with caplog.at_level(logging.WARNING):
+        points = await _trend(inventory)
+
+    assert [p.run_id for p in points] == [r.run_id for r in reports]
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and f"s3://{bucket}/{key}" in warned[0]
+    assert "not an evidence report" in warned[0]
+
+
+async def test_drill_trend_of_an_environment_without_drills_is_empty(
+    sandbox: Sandbox,
+):
+    bucket = f"evidence-trend-{uuid.uuid4().hex[:8]}"
+    _s3(sandbox).create_bucket(Bucket=bucket)
+    assert await _trend(_with_store(sandbox, bucket=bucket)) == []
+
+
+async def test_drill_trend_of_a_missing_bucket_is_refused_for_good(sandbox: Sandbox):
+    inventory = _with_store(sandbox, bucket=f"no-such-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(ApplicationError) as refused:
+        await _trend(inventory)
+    assert refused.value.non_retryable and refused.value.type == PRECONDITION_FAILED
+    assert "refused reading evidence" in refused.value.message

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
 from activities.readiness import ReadinessActivities, check_environment
@@ -60,7 +64,8 @@ async def check(inventory: Inventory) -> ReadinessReport:
 
 def cli(sandbox: Sandbox, *args: str) -> subprocess.CompletedProcess[str]:
     command = [*CLI, "readiness", *args, "--inventory", str(sandbox.layout.inventory)]
-    return subprocess.run(command, capture_output=True, text=True, timeout=120)
+    env = dict(os.environ, ODOO_DR_TEMPORAL_ADDRESS=sandbox.address)
+    return subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
 
 
 async def test_healthy_sandbox_is_ready(sandbox: Sandbox, retained_backup: str) -> None:
@@ -151,3 +156,42 @@ def test_cli_refuses_an_unknown_environment_with_one_message(
     assert result.stderr.strip().splitlines() == [
         "odoo-dr: unknown environment 'nowhere' (the inventory has: sandbox)"
     ]
+
+
+async def test_every_check_feeds_the_metrics(
+    sandbox: Sandbox, retained_backup: str
+) -> None:
+    reader = InMemoryMetricReader()
+    meter = MeterProvider(metric_readers=[reader]).get_meter("test")
+    activities = ReadinessActivities(sandbox.inventory, meter=meter)
+    await ActivityEnvironment().run(activities.check_readiness, "sandbox")
+
+    points = {
+        (metric.name, point.attributes.get("check"), point.attributes.get("figure")): (
+            point.value
+        )
+        for rm in reader.get_metrics_data().resource_metrics
+        for sm in rm.scope_metrics
+        for metric in sm.metrics
+        for point in metric.data.data_points
+    }
+    for name in CHECKS:
+        assert points[("odoo_dr.readiness.ok", name, None)] == 1
+    age = points[("odoo_dr.readiness.figure", BACKUP_AGE, "age_seconds")]
+    assert 0 <= age < 3600
+
+
+async def test_readiness_schedule_is_created_and_deleted(
+    sandbox: Sandbox, client: Client
+) -> None:
+    created = cli(sandbox, "--env", "sandbox", "--schedule-every", "15m")
+    assert created.returncode == 0, created.stderr
+    assert "readiness of sandbox every 15 min" in created.stdout
+    described = await client.get_schedule_handle("readiness-sandbox").describe()
+    [interval] = described.schedule.spec.intervals
+    assert interval.every == timedelta(minutes=15)
+
+    deleted = cli(sandbox, "--env", "sandbox", "--unschedule")
+    assert deleted.returncode == 0, deleted.stderr
+    again = cli(sandbox, "--env", "sandbox", "--unschedule")
+    assert again.returncode == 2 and "no readiness schedule" in again.stderr

@@ -1,5 +1,6 @@
 import json
 import re
+import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -12,13 +13,14 @@ from odoo_dr.evidence import (
     SCHEMA_VERSION,
     EvidenceReport,
     Objective,
+    TrendPoint,
     canonical_json,
     evidence_from_drill,
     evidence_from_region_move,
     report_key,
     sha256_hex,
 )
-from odoo_dr.evidence_render import render_html, render_markdown
+from odoo_dr.evidence_render import brief, render_html, render_markdown
 from odoo_dr.inventory import ObjectStore, RecoveryTier
 from odoo_dr.models import (
     BackupChoice,
@@ -345,9 +347,55 @@ def test_report_key_refuses_an_empty_segment():
 # --- pages ---------------------------------------------------------------------
 
 
+HOSTILE_STEP = 'sign-off of <b onmouseover="x()">pay</b> & </title><script>'
+
+
 def _hostile() -> EvidenceReport:
-    drill = _drill(reason='<script>alert("x")</script> & "quotes"')
-    return evidence_from_drill(drill, TIERS, UI)
+    gate = StepRecord(
+        name=HOSTILE_STEP, started_at=_at(1500), ended_at=_at(1600), outcome="done"
+    )
+    drill = _drill(
+        reason='<script>alert("x")</script> & "quotes"',
+        steps=[*_drill().steps, gate],
+    )
+    return evidence_from_drill(drill, TIERS, UI, trend=_past(3))
+
+
+def _past(count: int) -> list[TrendPoint]:
+    """``count`` nightly drills before this one, a day apart."""
+    return [
+        TrendPoint(
+            run_id=f"past-{day}",
+            started_at=START - timedelta(days=day),
+            verdict="pass",
+            rto_seconds=1400.0 + day,
+            rpo_seconds=30.0 + day,
+        )
+        for day in range(count, 0, -1)
+    ]
+
+
+def _svg(page: str, kind: str) -> ET.Element:
+    """The page's ``<svg class="kind">``, parsed: also proves it is well formed."""
+    found = re.search(rf'<svg class="{kind}".*?</svg>', page, re.S)
+    assert found, f"no svg.{kind} in the page"
+    return ET.fromstring(found.group(0))
+
+
+def _classes(element: ET.Element) -> list[str]:
+    return element.get("class", "").split()
+
+
+def _groups(svg: ET.Element, css: str) -> list[ET.Element]:
+    return [g for g in svg.iter("g") if css in _classes(g)]
+
+
+def _objective_rows(page: str) -> dict[str, str]:
+    """Each objective row's sentence, with the row's class."""
+    rows = re.findall(
+        r'<tr class="(objective [a-z]+)">.*?<td class="reading">(.*?)</td>', page
+    )
+    return {reading: css for css, reading in rows}
 
 
 def test_html_escapes_a_script_in_the_reason():
@@ -400,6 +448,205 @@ def test_markdown_lists_objectives_with_verdicts():
     text = render_markdown(_hostile())
     assert "| payroll-payables | payroll, payables | RTO | 1 h 00 min | " in text
     assert "25 min 00 s | met |" in text
+
+
+# --- the page's charts ---------------------------------------------------------
+
+
+def test_timeline_has_one_step_group_per_step():
+    report = _hostile()
+    steps = _groups(_svg(render_html(report), "timeline"), "step")
+    assert len(steps) == len(report.steps) == 3
+    assert '<section id="timeline">' in render_html(report)
+
+
+def test_timeline_draws_gates_as_waits_for_people():
+    steps = [
+        StepRecord(name=name, started_at=_at(i * 10), ended_at=_at(i * 10 + 5))
+        for i, name in enumerate(
+            ["approval: promote", "promote the standby", "sign-off of payroll"]
+        )
+    ]
+    page = render_html(evidence_from_drill(_drill(steps=steps), TIERS, UI))
+    classes = [g.get("class") for g in _groups(_svg(page, "timeline"), "step")]
+    assert classes == ["step wait", "step", "step wait"]
+
+
+def test_timeline_titles_name_each_step_and_its_duration():
+    svg = _svg(render_html(_hostile()), "timeline")
+    titles = [g.findtext("title") for g in _groups(svg, "step")]
+    assert titles[0] == "restore backup 20261203T210000: 6 min 30 s (from +10 s), done"
+    assert titles[1].startswith("validate the copy: did not end")
+    assert titles[2].endswith(": waited 1 min 40 s for people (from +25 min), done")
+
+
+def test_timeline_marks_each_step_with_its_outcome():
+    steps = [
+        StepRecord(name=f"step {outcome}", started_at=_at(0), outcome=outcome)
+        for outcome in ("done", "failed", "skipped", "running")
+    ]
+    page = render_html(evidence_from_drill(_drill(steps=steps), TIERS, UI))
+    svg = _svg(page, "timeline")
+    outcomes = [g.get("data-outcome") for g in _groups(svg, "step")]
+    assert outcomes == ["done", "failed", "skipped", "running"]
+
+
+def test_hostile_step_name_is_escaped_inside_the_svg():
+    page = render_html(_hostile())
+    titles = [
+        g.findtext("title") or "" for g in _groups(_svg(page, "timeline"), "step")
+    ]
+    assert titles[2].startswith(HOSTILE_STEP + ":")
+    assert "<b " not in page and "</title><script>" not in page
+
+
+def test_objective_rows_say_met_missed_and_unknown():
+    drill = _drill(rto_seconds=7200.0, rpo_seconds=None)
+    rows = _objective_rows(render_html(evidence_from_drill(drill, TIERS, UI)))
+    assert rows == {
+        "RTO 2 h of 1 h: missed": "objective missed",
+        "RPO not measured, objective 5 min: unknown": "objective unknown",
+        "RTO 2 h of 24 h: met": "objective met",
+        "RPO not measured, objective 24 h: unknown": "objective unknown",
+    }
+
+
+def test_objective_row_of_a_met_objective_reads_as_a_sentence():
+    page = render_html(_hostile())
+    assert '<section id="objectives">' in page
+    assert _objective_rows(page)["RTO 25 min of 1 h: met"] == "objective met"
+
+
+def test_validation_rows_carry_their_verdict_classes():
+    validation = _validation()
+    failing = validation.results[0].model_copy(
+        update={"name": "payables.totals", "verdict": "fail"}
+    )
+    skipped = validation.results[0].model_copy(
+        update={"name": "payroll.lines", "verdict": "skipped"}
+    )
+    validation.results += [failing, skipped]
+    page = render_html(evidence_from_drill(_drill(validation=validation), TIERS, UI))
+    table = re.search(r'<table class="validation">.*?</table>', page).group(0)
+    assert re.findall(r'<tr class="(verdict-[a-z]+)">', table) == [
+        "verdict-pass",
+        "verdict-warn",
+        "verdict-fail",
+        "verdict-skipped",
+    ]
+    assert '<section id="validation">' in page
+
+
+def test_approvals_have_their_section():
+    page = render_html(_hostile())
+    assert '<section id="approvals">' in page
+
+
+def test_trend_has_one_point_a_measure_per_drill_this_one_included():
+    report = evidence_from_drill(_drill(), TIERS, UI, trend=_past(4))
+    svg = _svg(render_html(report), "trend")
+    for measure in ("RTO", "RPO"):
+        series = [g for g in svg.iter("g") if g.get("data-measure") == measure]
+        assert len(_groups(series[0], "point")) == 5
+
+
+def test_trend_names_this_drill_last():
+    svg = _svg(render_html(_hostile()), "trend")
+    titles = [g.findtext("title") or "" for g in _groups(svg, "point")]
+    assert (
+        titles[3]
+        == "this drill of 2026-12-03 22:00:00 UTC (run run-1): RTO 25 min, pass"
+    )
+    assert titles[0].startswith("drill of 2026-11-30 22:00:00 UTC (run past-3): RTO")
+
+
+def test_trend_marks_a_drill_that_measured_nothing():
+    failed = _past(1)[0].model_copy(update={"verdict": "fail", "rto_seconds": None})
+    report = evidence_from_drill(_drill(), TIERS, UI, trend=[failed])
+    svg = _svg(render_html(report), "trend")
+    rto = next(g for g in svg.iter("g") if g.get("data-measure") == "RTO")
+    assert [_classes(g) for g in _groups(rto, "point")] == [
+        ["point", "unknown"],
+        ["point"],
+    ]
+
+
+def test_trend_draws_the_tier_objective_it_has_room_for():
+    page = render_html(_hostile())
+    lines = [
+        g.findtext("title") for g in _groups(_svg(page, "trend"), "objective-line")
+    ]
+    assert lines == [
+        "tier payroll-payables: RTO objective 1 h",
+        "tier payroll-payables: RPO objective 5 min",
+    ]
+    assert (
+        "Above the chart&#x27;s scale: tier reporting&#x27;s RTO objective of 24 h"
+        in page
+    )
+
+
+def test_first_drill_says_there_is_no_trend_yet():
+    page = render_html(evidence_from_drill(_drill(), TIERS, UI))
+    assert '<section id="trend">' in page and '<svg class="trend"' not in page
+    assert "No trend yet" in page
+
+
+def test_region_move_page_has_no_trend():
+    page = render_html(evidence_from_region_move(_move(), TIERS, None))
+    assert 'id="trend"' not in page and '<svg class="timeline"' not in page
+
+
+def test_page_with_charts_still_runs_and_loads_nothing():
+    page = render_html(_hostile())
+    assert "<script" not in page.lower()
+    assert "default-src 'none'" in page
+    assert re.findall(r"\b(?:src|href|xlink:href)=", page) == ["href="]
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(0, "0 s"), (4.25, "4.2 s"), (42, "42 s"), (90, "1 min 30 s"),
+     (1500, "25 min"), (3600, "1 h"), (5400, "1 h 30 min"), (86400, "24 h")],
+)  # fmt: skip
+def test_brief_spans_read_as_people_say_them(seconds: float, text: str):
+    assert brief(seconds) == text
+
+
+# --- the trend in the report ----------------------------------------------------
+
+
+def test_drill_trend_adds_this_drill_after_the_past_ones():
+    report = evidence_from_drill(_drill(), TIERS, UI, trend=_past(2)[::-1])
+    assert [p.run_id for p in report.trend] == ["past-2", "past-1", "run-1"]
+    assert report.trend[-1].rto_seconds == 1500 and report.trend[-1].rpo_seconds == 40
+
+
+def test_drill_trend_counts_this_drill_once():
+    again = _past(1)[0].model_copy(update={"run_id": "run-1"})
+    report = evidence_from_drill(_drill(), TIERS, UI, trend=[again])
+    assert [p.run_id for p in report.trend] == ["run-1"]
+    assert report.trend[0].started_at == START
+
+
+def test_trend_order_does_not_change_the_canonical_json():
+    first = evidence_from_drill(_drill(), TIERS, UI, trend=_past(3))
+    second = evidence_from_drill(_drill(), TIERS, UI, trend=_past(3)[::-1])
+    assert canonical_json(first) == canonical_json(second)
+    assert canonical_json(
+        EvidenceReport.model_validate_json(canonical_json(first))
+    ) == canonical_json(first)
+
+
+def test_report_stored_before_the_trend_still_reads():
+    data = json.loads(canonical_json(evidence_from_drill(_drill(), TIERS, UI)))
+    del data["trend"]
+    old = EvidenceReport.model_validate(data)
+    assert old.trend == [] and old.schema_version == "odoo-dr.evidence/1"
+
+
+def test_region_move_has_no_trend():
+    assert evidence_from_region_move(_move(), TIERS, None).trend == []
 
 
 # --- the protection sentence -----------------------------------------------------

