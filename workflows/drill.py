@@ -350,6 +350,7 @@ class RestoreDrillWorkflow(GatedRunbook):
         ]
         record = StepRecord(name=f"sign-off of {area}", started_at=workflow.now())
         self._status.steps.append(record)
+        self._status.step = record.name
         self._status.waiting_for = f"sign-off of {area} (gate {name})"
         self._show()
         gate = await self._gates.wait(

@@ -263,9 +263,10 @@ class _RegionMove(GatedRunbook):
             for c in preflight.checks
         ]
         self._status.waiting_for = f"approval (gate {gate})"
-        self._show()
         record = StepRecord(name=f"approval: {gate}", started_at=workflow.now())
         self._status.steps.append(record)
+        self._status.step = record.name
+        self._show()
         closed = await self._gates.wait(gate, what, evidence)
         self._status.waiting_for = None
         record.ended_at = workflow.now()

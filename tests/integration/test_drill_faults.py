@@ -41,20 +41,29 @@ def start_worker(sandbox: Sandbox, queue: str, log: Path) -> subprocess.Popen[by
         return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
 
 
-async def until_step(handle: WorkflowHandle, prefix: str, timeout: float) -> None:
-    for _ in range(int(timeout / 0.05)):
+async def until_running(handle: WorkflowHandle, step: str, timeout: float) -> None:
+    """Wait until ``step`` runs (other steps may run beside it)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
         status = await handle.query(RestoreDrillWorkflow.status)
-        if (status.step or "").startswith(prefix):
+        if any(s.name == step and s.outcome == "running" for s in status.steps):
             return
+        if status.phase == "done" or any(
+            s.name == step and s.outcome != "running" for s in status.steps
+        ):
+            break
         await asyncio.sleep(0.05)
-    raise AssertionError(f"the drill never reached step {prefix!r}")
+    raise AssertionError(f"step {step!r} was never seen running")
 
 
 async def until_child_step(
     client: Client, workflow_id: str, prefixes: tuple[str, ...], timeout: float
 ) -> None:
     handle = client.get_workflow_handle(workflow_id)
-    for _ in range(int(timeout / 0.05)):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while loop.time() < deadline:
         try:
             status = await handle.query("status")
         except Exception:  # the child is not started yet
@@ -101,8 +110,8 @@ async def test_drill_survives_its_worker_killed_in_restore_and_validation(
         )
         drill_id = f"drill-{handle.result_run_id}"
 
-        await until_step(handle, "restore base backup", timeout=120)
-        await asyncio.sleep(0.5)  # barman-cloud-restore is running
+        await until_running(handle, "restore base backup", timeout=120)
+        await asyncio.sleep(0.2)  # barman-cloud-restore is running
         kill(worker)
         # What the killed worker had started ends with it.
         for _ in range(100):
