@@ -100,6 +100,7 @@ async def _start_and_wait(args: argparse.Namespace) -> tuple[DrillReport, str | 
             ]
         ),
         static_summary=f"Restore drill of {args.env}",
+        static_details=f"Started by {getpass.getuser()}: {args.reason}",
     )
     link = run_link(temporal_ui(args.ui), workflow_id, handle.result_run_id)
     print(

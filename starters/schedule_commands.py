@@ -174,6 +174,8 @@ async def _create_schedule(
                 ]
             ),
             static_summary=f"Scheduled restore drill of {env.name}",
+            static_details=f"Started by schedule {schedule_id(env.name)}: "
+            "nightly proof that the backups restore",
         ),
         spec=ScheduleSpec(
             calendars=[
