@@ -106,17 +106,25 @@ def restore_by_hand(layout: Layout, env: Environment) -> float:
             f"restore_command = '{script} %f %p'\nprimary_conninfo = ''\n"
             "recovery_target_action = 'promote'\n"
         )
+    # The restored pg_hba.conf is production's (peer on the socket): let the
+    # benchmark's own socket in, as the drill does for its copy.
+    (data / "pg_hba.conf").write_text("local all all trust\n")
     (data / "recovery.signal").touch()
     (data / "standby.signal").unlink(missing_ok=True)
     (data / "postmaster.pid").unlink(missing_ok=True)
     if user:
-        for path in (data / "postgresql.auto.conf", data / "recovery.signal"):
+        for path in (
+            data / "postgresql.auto.conf",
+            data / "recovery.signal",
+            data / "pg_hba.conf",
+        ):
             shutil.chown(path, user)
     bindir = env.drill.bindir
     pg_ctl = str(bindir / "pg_ctl") if bindir else "pg_ctl"
     run([pg_ctl, "start", "-w", "-D", data, "-l", folder / "log"], user, {})
     conninfo = f"host={folder} port={port} user=postgres dbname=postgres"
-    while True:
+    deadline = time.monotonic() + 3600
+    while time.monotonic() < deadline:
         try:
             with psycopg.connect(conninfo) as conn:
                 row = conn.execute("SELECT pg_is_in_recovery()").fetchone()
@@ -171,6 +179,12 @@ def main() -> None:
         seed_database(
             conninfo, scale=args.scale, filestore=layout.filestore, replace=True
         )
+        # Set hint bits now, as a production database has them: a first scan
+        # of freshly loaded rows (the drill's fingerprint of production)
+        # would otherwise write their pages to the WAL (wal_log_hints is on),
+        # and the drill would replay that on top of what the floor replays.
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute("VACUUM (FREEZE, ANALYZE)")
         archive_and_back_up(home)
         # Work after the backup, so that both replay archived WAL.
         run_load(conninfo, rate=20, duration=10, ledger=home / "ledger.jsonl")
