@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import pwd
@@ -13,10 +14,12 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.hosts import local_user, run_command
+from activities.wal_prefetch import LISTED, prefetch_wal
 from odoo_dr.errors import BACKUP_NOT_FOUND, BAD_INPUT
 from odoo_dr.inventory import (
     Environment,
@@ -29,6 +32,8 @@ from odoo_dr.models import BackupChoice, RestoredCopy
 from odoo_dr.secrets import resolve_secret
 
 RESTORE_MARKER = "odoo-dr-restore.json"
+# Where a drill's WAL is fetched ahead to, in its folder.
+WAL_SPOOL = "wal-spool"
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,120}$")
 
 
@@ -173,13 +178,16 @@ class BackupActivities:
         drill_id: str,
         backup_id: str,
         recovery_target_time: datetime | None = None,
+        begin_wal: str | None = None,
     ) -> RestoredCopy:
         """Restore ``backup_id`` into a new data directory for an isolated copy.
 
-        Writes the drill's folder: the data directory from barman-cloud-restore,
-        then recovery settings (WAL from the archive to its end, or to
-        ``recovery_target_time`` when given; promote, our
-        port on loopback only, no archiving: a copy must never write into
+        Writes the drill's folder: the data directory from barman-cloud-restore;
+        beside it, the archived WAL from ``begin_wal`` (the backup's first
+        segment) on, fetched while the backup restores (activities.
+        wal_prefetch); then recovery settings (WAL from the archive to its
+        end, or to ``recovery_target_time`` when given; promote, our port on
+        loopback only, no archiving: a copy must never write into
         production's WAL prefix). Retrying is safe: a finished restore is
         found by its marker and returned; a half-finished one is wiped and
         done again. Heartbeats the bytes restored so far.
@@ -198,7 +206,7 @@ class BackupActivities:
         async def tick() -> None:
             activity.heartbeat({"restored_bytes": _size(data_dir)})
 
-        await run_command(
+        restoring = run_command(
             [
                 barman_cloud("barman-cloud-restore"),
                 *store_arguments(store),
@@ -212,6 +220,16 @@ class BackupActivities:
             what=f"barman-cloud-restore of {backup_id}",
             tick=tick,
         )
+        # Both run to their end before a failure of either is raised, so
+        # that no download outlives this attempt into the next one's folder.
+        restored, fetched = await asyncio.gather(
+            restoring,
+            _prefetch(store, begin_wal, folder / WAL_SPOOL, user),
+            return_exceptions=True,
+        )
+        for outcome in (restored, fetched):
+            if isinstance(outcome, BaseException):
+                raise outcome
         low, high = env.drill.port_range
         port = free_port(env.drill.host, low, high)
         _write_recovery_settings(
@@ -224,9 +242,45 @@ class BackupActivities:
             port=port,
             backup_id=backup_id,
             restored_bytes=_size(data_dir),
+            wal_fetched_ahead=fetched if isinstance(fetched, int) else 0,
         )
         marker.write_text(copy.model_dump_json())
         return copy
+
+
+async def _prefetch(
+    store: ObjectStore, begin_wal: str | None, spool: Path, user: str | None
+) -> int:
+    """Fill the drill's WAL spool; without it, barman-cloud fetches each file.
+
+    Returns the number of files fetched.
+    """
+    if begin_wal is None:
+        return 0
+    owner = None
+    if user is not None:
+        entry = pwd.getpwnam(user)
+        owner = (entry.pw_uid, entry.pw_gid)
+    try:
+        done = await asyncio.to_thread(prefetch_wal, store, begin_wal, spool, owner)
+    except (BotoCoreError, ClientError, OSError) as exc:
+        activity.logger.warning(
+            "WAL from %s not fetched ahead (%s): each file comes from "
+            "barman-cloud-wal-restore",
+            begin_wal,
+            str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+        )
+        return 0
+    activity.logger.info(
+        "WAL fetched ahead from %s: %d of %d files archived (%d bytes), "
+        "%d left to barman-cloud",
+        begin_wal,
+        done.files,
+        done.listed,
+        done.bytes,
+        len(done.left_to_barman),
+    )
+    return done.files
 
 
 def _iso(value: str | None) -> datetime | None:
@@ -291,9 +345,17 @@ def _write_recovery_settings(
     )
     exports = "".join(f"export {k}='{v}'\n" for k, v in credentials.items())
     script = folder / "restore-wal"
+    spool = folder / WAL_SPOOL
     script.write_text(
         "#!/bin/sh\n"
-        "# restore_command of an odoo-dr drill copy\n"
+        "# restore_command of an odoo-dr drill copy: WAL fetched ahead into the\n"
+        "# spool; absent at once when the archive's listing lacked it; else\n"
+        "# from the archive (see activities/wal_prefetch.py)\n"
+        f"spool='{spool}'\n"
+        'if [ -f "$spool/$1" ]; then exec cp "$spool/$1" "$2"; fi\n'
+        f'if [ -f "$spool/{LISTED}" ] && ! grep -qxF "$1" "$spool/{LISTED}"; then\n'
+        "  exit 1\n"
+        "fi\n"
         f"export AWS_DEFAULT_REGION='{store.region_name}'\n"
         f"{exports}"
         f"exec '{barman_cloud('barman-cloud-wal-restore')}' "

@@ -48,10 +48,14 @@ class CatalogueOutcome(BaseModel):
 
 
 class ComparisonOutcome(BaseModel):
-    """A fingerprint comparison and its verdict as a check result."""
+    """A fingerprint comparison and its verdict as a check result.
+
+    With them, the target's own fingerprint, taken by the same reads.
+    """
 
     comparison: FingerprintComparison | None
     result: CheckResult
+    fingerprint: Fingerprint | None = None
 
 
 @dataclass(frozen=True)
@@ -158,9 +162,12 @@ async def compare_with_fingerprint(
     resolved = resolve_target(env, target)
     async with contextlib.AsyncExitStack() as stack:
         try:
-            conn = await stack.enter_async_context(
-                await psycopg.AsyncConnection.connect(resolved.conninfo)
-            )
+            conn, helper = [
+                await stack.enter_async_context(
+                    await psycopg.AsyncConnection.connect(resolved.conninfo)
+                )
+                for _ in range(2)
+            ]
             other = None
             if witness is not None:
                 other = await stack.enter_async_context(
@@ -180,9 +187,11 @@ async def compare_with_fingerprint(
                     hint="the comparison needs both databases to answer",
                 ),
             )
-        comparison = await fingerprint.compare(taken, conn, other, target_point)
+        comparison, own = await fingerprint.hold_against(
+            taken, conn, other, target_point, resolved.label, helper
+        )
     result = fingerprint.comparison_result(comparison, taken, witness is not None)
-    return ComparisonOutcome(comparison=comparison, result=result)
+    return ComparisonOutcome(comparison=comparison, result=result, fingerprint=own)
 
 
 async def probe(env: Environment, request: ValidationInput) -> list[CheckResult]:

@@ -27,7 +27,7 @@ from odoo_dr.models import (
 )
 from odoo_dr.secrets import resolve_secret
 
-POLL_SECONDS = 0.5
+POLL_SECONDS = 0.1
 DRILL_ROLE = "odoo_dr_drill"
 DRILL_PASSWORD = "drill-password"
 # The copy's access rules once neutralized: its socket as before, and over

@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import boto3
 import psycopg
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from opentelemetry.metrics import Meter
 from temporalio import activity
@@ -25,6 +23,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.backups import BackupActivities
 from activities.hosts import CommandError
+from activities.object_store import s3_client, server_prefix
 from activities.postgres import node_conninfo, serving_node
 from odoo_dr.errors import BACKUP_NOT_FOUND
 from odoo_dr.inventory import Environment, Inventory, ObjectStore
@@ -48,7 +47,6 @@ from odoo_dr.readiness import (
     segment_of,
     unreadable,
 )
-from odoo_dr.secrets import resolve_secret
 
 # pg_current_wal_lsn() refuses during recovery: a standby yields no position.
 ARCHIVER_FACTS = """
@@ -60,12 +58,6 @@ SELECT pg_is_in_recovery(),
        last_failed_wal, last_failed_time
   FROM pg_stat_archiver
 """
-
-# A store that does not answer should fail the check within seconds.
-_S3_CONFIG = Config(
-    connect_timeout=5, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"}
-)
-
 
 @dataclass(frozen=True)
 class _Unread:
@@ -155,7 +147,7 @@ async def check_environment(
     archiver, backup = await asyncio.gather(
         _read_archiver(env), _newest_backup(inventory, env)
     )
-    s3 = _s3_client(store)
+    s3 = s3_client(store)
     begin_wal = backup.begin_wal if isinstance(backup, BackupChoice) else None
     wals, lock = await asyncio.gather(
         asyncio.to_thread(_list_wal, s3, store, begin_wal),
@@ -223,23 +215,6 @@ async def _read_archiver(env: Environment) -> ArchiverStatus | _Unread:
     )
 
 
-def _s3_client(store: ObjectStore) -> Any:
-    keys: dict[str, str] = {}
-    if store.access_key_id and store.secret_access_key:
-        keys = {
-            "aws_access_key_id": resolve_secret(store.access_key_id),
-            "aws_secret_access_key": resolve_secret(store.secret_access_key),
-        }
-    session = boto3.Session(region_name=store.region_name, **keys)
-    return session.client("s3", endpoint_url=store.endpoint_url, config=_S3_CONFIG)
-
-
-def _server_prefix(store: ObjectStore) -> str:
-    """Where barman-cloud keeps this server's objects: ``prefix/server/``."""
-    prefix = store.prefix.strip("/")
-    return f"{prefix}/{store.server_name}/" if prefix else f"{store.server_name}/"
-
-
 def _list_wal(
     s3: Any, store: ObjectStore, begin_wal: str | None
 ) -> _WalListing | _Unread:
@@ -249,7 +224,7 @@ def _list_wal(
     log: listing starts at the backup's folder, so years of older WAL are
     not listed. History files of higher timelines sort after it too.
     """
-    prefix = f"{_server_prefix(store)}wals/"
+    prefix = f"{server_prefix(store)}wals/"
     where: dict[str, str] = {"Bucket": store.bucket, "Prefix": prefix}
     if begin_wal:
         where["StartAfter"] = prefix + begin_wal[:16]
@@ -291,7 +266,7 @@ def _read_lock(
         )
         if not (facts.enabled and isinstance(backup, BackupChoice)):
             return facts
-        key = f"{_server_prefix(store)}base/{backup.backup_id}/backup.info"
+        key = f"{server_prefix(store)}base/{backup.backup_id}/backup.info"
         # The lock headers show only to those allowed s3:GetObjectRetention.
         head = s3.head_object(Bucket=store.bucket, Key=key)
     except (BotoCoreError, ClientError) as exc:

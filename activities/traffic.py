@@ -24,17 +24,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import boto3
 import yaml
 from botocore.exceptions import BotoCoreError, ClientError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.hosts import beat
+from activities.object_store import aws_session
 from odoo_dr.cutover import TrafficChange
 from odoo_dr.errors import PRECONDITION_FAILED
 from odoo_dr.inventory import Environment, Inventory, Traffic
-from odoo_dr.secrets import resolve_secret
 
 ROUTE53_SYNC_TIMEOUT_SECONDS = 300.0
 ROUTE53_POLL_SECONDS = 2.0
@@ -219,13 +218,9 @@ async def _route_route53(traffic: Traffic, region: str, target: str) -> TrafficC
 
 
 def _route53(traffic: Traffic) -> Any:
-    keys: dict[str, str] = {}
-    if traffic.access_key_id and traffic.secret_access_key:
-        keys = {
-            "aws_access_key_id": resolve_secret(traffic.access_key_id),
-            "aws_secret_access_key": resolve_secret(traffic.secret_access_key),
-        }
-    session = boto3.Session(region_name=traffic.region_name, **keys)
+    session = aws_session(
+        traffic.region_name, traffic.access_key_id, traffic.secret_access_key
+    )
     return session.client("route53", endpoint_url=traffic.endpoint_url)
 
 

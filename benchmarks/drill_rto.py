@@ -10,8 +10,12 @@ and WAL:
   restore, replay, neutralization, table counts, business validation with
   the fingerprint comparison): its RTO, start to validated copy.
 
-The ratio is what proving the restore (and orchestrating it) adds to doing
-it. Each phase of the drill is printed with its share.
+The ratio is the aim's. The drill restores the same way but fetches the
+archived WAL while the base backup restores, where the floor's
+restore_command starts one barman-cloud-wal-restore per file: its own
+restore and replay are printed beside the floor, and the rest of its RTO
+is what proving the copy (and orchestrating it) costs. Each phase of the
+drill is printed with its share.
 
 Run: .venv/bin/python benchmarks/drill_rto.py [--scale 24] [--runs 1]
 """
@@ -65,8 +69,8 @@ def run(command: list[str | Path], user: str | None, env: dict[str, str]) -> Non
     )
 
 
-def restore_by_hand(layout: Layout, env: Environment) -> float:
-    """barman-cloud-restore, then WAL replay to promotion: seconds taken."""
+def restore_by_hand(layout: Layout, env: Environment) -> tuple[float, float]:
+    """barman-cloud-restore, then WAL replay to promotion: seconds of each."""
     store, user = env.object_store, service_user()
     aws = aws_environment(layout)
     backup = max(
@@ -92,6 +96,7 @@ def restore_by_hand(layout: Layout, env: Environment) -> float:
         aws,
     )
     exports = "".join(f"export {k}='{v}'\n" for k, v in aws.items())
+    restored = time.monotonic()
     script = folder / "restore-wal"
     script.write_text(
         f"#!/bin/sh\n{exports}exec '{barman_cloud('barman-cloud-wal-restore')}' "
@@ -133,10 +138,10 @@ def restore_by_hand(layout: Layout, env: Environment) -> float:
         except psycopg.OperationalError:
             pass
         time.sleep(0.2)
-    took = time.monotonic() - began
+    promoted = time.monotonic()
     run([pg_ctl, "stop", "-m", "immediate", "-D", data], user, {})
     shutil.rmtree(folder, ignore_errors=True)
-    return took
+    return restored - began, promoted - restored
 
 
 def _s3_port(env: Environment) -> int:
@@ -191,23 +196,35 @@ def main() -> None:
         archive_current_wal(home)
         print(f"seeded scale {args.scale} in {time.monotonic() - began:.0f} s")
         env = load_inventory(layout.inventory).environment("sandbox")
-        floors, rtos = [], []
+        floors, rtos, paths = [], [], []
         for number in range(args.runs):
-            floors.append(restore_by_hand(layout, env))
+            restore, replay = restore_by_hand(layout, env)
+            floors.append(restore + replay)
             report = asyncio.run(
                 drill_through_temporal(layout, temporal_address(state.ports))
             )
             assert report.verdict == "pass", report.failure
             assert report.rto_seconds is not None
             rtos.append(report.rto_seconds)
-            print(f"run {number + 1}: floor {floors[-1]:.1f} s, RTO {rtos[-1]:.1f} s")
-            for name, seconds in phases(report):
+            print(
+                f"run {number + 1}: floor {floors[-1]:.1f} s (restore {restore:.1f} s,"
+                f" replay {replay:.1f} s), RTO {rtos[-1]:.1f} s"
+            )
+            took = dict(phases(report))
+            for name, seconds in took.items():
                 share = seconds / report.rto_seconds
                 print(f"    {seconds:7.1f} s  {share:5.0%}  {name}")
+            paths.append(took["restore base backup"] + took["replay archived WAL"])
         floor, rto = statistics.median(floors), statistics.median(rtos)
+        path = statistics.median(paths)
         print(
             f"drill RTO {rto:.1f} s against the floor {floor:.1f} s "
             f"(restore by hand): {rto / floor:.2f}x (aim: at most 1.3x)"
+        )
+        print(
+            f"the drill's own restore and replay {path:.1f} s "
+            f"({path / floor:.2f}x the floor); proving and orchestration "
+            f"{rto - path:.1f} s ({(rto - path) / rto:.0%} of the RTO)"
         )
     finally:
         down(home, purge=True)

@@ -64,6 +64,9 @@ class RestoredCopy(BaseModel):
     port: int
     backup_id: str
     restored_bytes: int
+    # Archived WAL files downloaded while the backup restored (none when the
+    # archive could not be listed: each file then comes from barman-cloud).
+    wal_fetched_ahead: int = 0
     # Until isolated, the copy answers only on its own Unix socket; after,
     # only its drill role (a generated password kept in the drill's folder)
     # over TCP on the drill host.

@@ -94,16 +94,24 @@ class AttachmentSample(BaseModel):
     all: bool = False
 
 
+# How a fingerprint hashes a row: by its columns' own hash functions
+# ("record"), or by its text, for tables with a column type that has none
+# (and in fingerprints taken before odoo-dr hashed records).
+RowHash = Literal["record", "text"]
+
+
 class TableDigest(BaseModel):
     """Rows of one table, summed per bucket of ids.
 
     ``buckets`` maps the bucket number (``id // width``) to ``"rows:digest"``,
-    where the digest is the sum of a 64-bit hash of each row's text.
+    where the digest is the sum of a 64-bit hash of each row, made as
+    ``row_hash`` says.
     """
 
     width: int
     rows: int
     buckets: dict[int, str]
+    row_hash: RowHash = "text"
 
 
 class Fingerprint(BaseModel):

@@ -10,6 +10,7 @@ of the parent's validation step.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -67,13 +68,20 @@ class ValidateOdooWorkflow:
         label = request.target.label or "the target"
         self._phase("validating")
 
-        # The catalogue: every area's checks in one snapshot of the target.
-        outcome: CatalogueOutcome = await self._step(
-            f"Check the books of {label}",
-            OdooActivities.run_validation_checks,
-            request,
-            result_type=CatalogueOutcome,
+        # The catalogue (every area's checks in one snapshot of the target)
+        # and the fingerprint comparison read the target side by side.
+        catalogue = asyncio.ensure_future(
+            self._step(
+                f"Check the books of {label}",
+                OdooActivities.run_validation_checks,
+                request,
+                result_type=CatalogueOutcome,
+            )
         )
+        comparing = None
+        if request.fingerprint is not None:
+            comparing = asyncio.ensure_future(self._compare(request, label))
+        outcome: CatalogueOutcome = await catalogue
         results = list(outcome.results)
         reachable = not any(
             r.name in ("connection.reachable", "identity.odoo_database")
@@ -81,24 +89,17 @@ class ValidateOdooWorkflow:
         )
 
         # Differences from the fingerprint must all be later transactions.
-        comparison = None
-        if request.fingerprint is not None and reachable:
-            compared: ComparisonOutcome = await self._step(
-                f"Compare {label} with the fingerprint of {request.fingerprint.source}",
-                OdooActivities.compare_fingerprint,
-                request.environment,
-                request.fingerprint,
-                request.target,
-                request.witness,
-                request.recovered_commit,
-                result_type=ComparisonOutcome,
-            )
-            comparison = compared.comparison
+        # The comparison also takes the target's own fingerprint.
+        comparison, taken = None, None
+        if comparing is not None and not reachable:
+            comparing.cancel()  # no Odoo database to compare with
+        elif comparing is not None:
+            compared = await comparing
+            comparison, taken = compared.comparison, compared.fingerprint
             results.append(compared.result)
 
         # The target's own fingerprint, kept with the evidence for later runs.
-        taken = None
-        if request.capture_fingerprint and reachable:
+        if request.capture_fingerprint and reachable and taken is None:
             taken = await self._step(
                 f"Take a fingerprint of {label}",
                 OdooActivities.capture_fingerprint,
@@ -106,6 +107,8 @@ class ValidateOdooWorkflow:
                 request.target,
                 result_type=Fingerprint,
             )
+        if not request.capture_fingerprint:
+            taken = None
 
         # Odoo itself: health, version, a login, and the canary when asked.
         if request.probes:
@@ -130,6 +133,20 @@ class ValidateOdooWorkflow:
             fingerprint=taken,
             comparison=comparison,
         )
+
+    async def _compare(self, request: ValidationInput, label: str) -> ComparisonOutcome:
+        assert request.fingerprint is not None
+        outcome: ComparisonOutcome = await self._step(
+            f"Compare {label} with the fingerprint of {request.fingerprint.source}",
+            OdooActivities.compare_fingerprint,
+            request.environment,
+            request.fingerprint,
+            request.target,
+            request.witness,
+            request.recovered_commit,
+            result_type=ComparisonOutcome,
+        )
+        return outcome
 
     async def _step(
         self, name: str, activity: object, *args: object, result_type: type

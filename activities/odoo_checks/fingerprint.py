@@ -1,9 +1,13 @@
 """Fingerprints: a recovered database held against what production looked like.
 
 A fingerprint sums, per table, the rows in buckets of ids: for each bucket
-the row count and the sum of a 64-bit hash of every row's text. It is taken
-inside one snapshot, with the WAL position and the newest commit time it
-saw, plus readable per-area figures (bills, payslips, costs) for the report.
+the row count and the sum of a 64-bit hash of every row. A row is hashed by
+its columns' own hash functions (``hash_record_extended``, as hash
+partitioning does), which costs half of hashing the row's text; a table with
+a column type that has no hash function is hashed by its text instead. It is
+taken inside one snapshot, with the WAL position and the newest commit time
+it saw, plus readable per-area figures (bills, payslips, costs) for the
+report.
 
 Comparing a fingerprint with a database at another point in time, a bucket
 that differs is explained only when a transaction committed between the two
@@ -17,6 +21,8 @@ else touched, cannot be told from a lost one and shows as unexplained.
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,6 +37,7 @@ from odoo_dr.validation import (
     Fingerprint,
     FingerprintComparison,
     FingerprintDifference,
+    RowHash,
     TableDigest,
 )
 
@@ -66,17 +73,27 @@ SELECT coalesce(
      FROM (SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next) n,
           generate_series(1, least(1000, n.next - 3)) AS i))
 """
-_DIGEST = (
-    "SELECT id / %s, count(*), sum(hashtextextended(t::text, 0))::text "
-    "FROM {} t GROUP BY 1"
+_DIGEST: dict[RowHash, str] = {
+    "record": "SELECT id / %s, count(*), sum(hash_record_extended(t, 0))::text "
+    "FROM {} t GROUP BY 1",
+    "text": "SELECT id / %s, count(*), sum(hashtextextended(t::text, 0))::text "
+    "FROM {} t GROUP BY 1",
+}
+# Fails when a column's type (json, point) has no hash function.
+_HASHABLE = "SELECT hash_record_extended(json_populate_record(NULL::{}, '{{}}'), 0)"
+# The buckets are few, but the planner counts one group per id and would
+# sort the whole table to disk; and compiling each digest costs more than
+# it saves.
+_DIGEST_SETTINGS = ("SET LOCAL enable_sort = off", "SET LOCAL jit = off")
+_SIZES = (
+    "SELECT relname::text, pg_relation_size(oid) FROM pg_class "
+    "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace "
+    "AND relname = ANY(%s)"
 )
-_TOUCHED = (
-    "SELECT id / %s, count(*) FROM {} "
-    "WHERE pg_xact_commit_timestamp(xmin) > %s GROUP BY 1"
-)
-_BETWEEN = (
-    "SELECT xmin::text FROM {} WHERE pg_xact_commit_timestamp(xmin) > %s "
-    "AND pg_xact_commit_timestamp(xmin) <= %s"
+# Rows the newer side wrote after the older point, per bucket and writer.
+_WRITTEN_AFTER = (
+    "SELECT id / %s, xmin::text, pg_xact_commit_timestamp(xmin), count(*) "
+    "FROM {} WHERE pg_xact_commit_timestamp(xmin) > %s GROUP BY 1, 2, 3"
 )
 # Readable aggregates per area; each query returns one row of named figures.
 _FIGURES: dict[str, str] = {
@@ -105,24 +122,43 @@ _FIGURES: dict[str, str] = {
 }
 
 
-async def capture(conn: psycopg.AsyncConnection[Any], source: str) -> Fingerprint:
+async def capture(
+    conn: psycopg.AsyncConnection[Any],
+    source: str,
+    like: Fingerprint | None = None,
+    helper: psycopg.AsyncConnection[Any] | None = None,
+) -> Fingerprint:
     """Take a fingerprint of the database ``conn`` is open on.
 
     Runs in its own read-only, repeatable-read transaction so that the
     position, the figures and the digests all come from one snapshot.
+    A table that ``like`` has is summed as there (bucket width, row hash),
+    so that the two line up; other tables get a width of their own. With
+    ``helper``, a second connection to the same database, the tables are
+    shared between the two, which read the same exported snapshot (not on
+    a standby, where the one connection reads them all).
     """
     async with conn.transaction():
-        await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+        await _begin(conn)
         lsn, taken_at, database_uuid = await _one(conn, _POSITION)
         (newest_commit,) = await _one(conn, _NEWEST_COMMIT)
+        (in_recovery,) = await _one(conn, "SELECT pg_is_in_recovery()")
         present = await _present_tables(conn)
         figures = {}
         for area, query in _FIGURES.items():
             if all(table in present for table in _tables_of(query)):
                 figures[area] = await _named_row(conn, query)
-        tables = {}
-        for table in present:
-            tables[table] = await _digest(conn, table, await _width(conn, table))
+        if helper is None or in_recovery:
+            tables = await _digests(conn, present, like)
+        else:
+            (snapshot,) = await _one(conn, "SELECT pg_export_snapshot()")
+            mine, theirs = await _share(conn, present)
+            async with helper.transaction():
+                await _begin(helper, snapshot)
+                both = await asyncio.gather(
+                    _digests(conn, mine, like), _digests(helper, theirs, like)
+                )
+            tables = {t: both[0].get(t) or both[1][t] for t in present}
     return Fingerprint(
         source=source,
         wal_lsn=lsn,
@@ -134,12 +170,64 @@ async def capture(conn: psycopg.AsyncConnection[Any], source: str) -> Fingerprin
     )
 
 
+async def _begin(conn: psycopg.AsyncConnection[Any], snapshot: str = "") -> None:
+    """Start the read-only snapshot a fingerprint is read in."""
+    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    if snapshot:
+        await conn.execute(
+            sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot))
+        )
+    for setting in _DIGEST_SETTINGS:
+        await conn.execute(setting)
+
+
+async def _share(
+    conn: psycopg.AsyncConnection[Any], tables: list[str]
+) -> tuple[list[str], list[str]]:
+    """Two lists of tables of about the same size, the largest first."""
+    cur = await conn.execute(_SIZES, (tables,))
+    sizes = dict(await cur.fetchall())
+    shares: tuple[list[str], list[str]] = ([], [])
+    loads = [0, 0]
+    for table in sorted(tables, key=lambda t: -sizes.get(t, 0)):
+        lighter = 0 if loads[0] <= loads[1] else 1
+        shares[lighter].append(table)
+        loads[lighter] += sizes.get(table, 0)
+    return shares
+
+
+async def _digests(
+    conn: psycopg.AsyncConnection[Any], tables: list[str], like: Fingerprint | None
+) -> dict[str, TableDigest]:
+    digests = {}
+    for table in tables:
+        earlier = like.tables.get(table) if like else None
+        if earlier is None:
+            digests[table] = await _digest(conn, table, await _width(conn, table))
+        else:
+            digests[table] = await _digest(conn, table, earlier.width, earlier.row_hash)
+    return digests
+
+
 async def compare(
     fingerprint: Fingerprint,
     target: psycopg.AsyncConnection[Any],
     witness: psycopg.AsyncConnection[Any] | None,
     target_point: datetime | None = None,
 ) -> FingerprintComparison:
+    """Hold ``fingerprint`` against the target database (see :func:`hold_against`)."""
+    comparison, _taken = await hold_against(fingerprint, target, witness, target_point)
+    return comparison
+
+
+async def hold_against(
+    fingerprint: Fingerprint,
+    target: psycopg.AsyncConnection[Any],
+    witness: psycopg.AsyncConnection[Any] | None,
+    target_point: datetime | None = None,
+    source: str = "target",
+    helper: psycopg.AsyncConnection[Any] | None = None,
+) -> tuple[FingerprintComparison, Fingerprint]:
     """Hold ``fingerprint`` against the target database.
 
     Args:
@@ -152,40 +240,84 @@ async def compare(
             runbook knows it (the recovery target, the replayed position).
             Without it the target's own server is asked, and any write made
             on the target since (a tamperer's too) makes it look newer.
+        source: What the target is, for the target's own fingerprint.
+        helper: A second connection to the target, to read it in two.
+
+    Returns:
+        The comparison, and the target's own fingerprint (named ``source``),
+        taken by the same reads with the same bucket widths.
     """
     target_commit = target_point or (await _one(target, _NEWEST_COMMIT))[0]
+    if not target_point:
+        await target.rollback()
     direction, lower, upper = _span(fingerprint.newest_commit, target_commit)
-    newer = target if direction == "target-newer" else witness
+    widths = {table: digest.width for table, digest in fingerprint.tables.items()}
+    written: dict[str, _Written] = {}
+    if lower is None or upper is None:
+        taken = await capture(target, source, fingerprint, helper)
+    elif direction == "target-newer":
+        taken = await capture(target, source, fingerprint, helper)
+        written = await _written_after(target, widths, lower, upper)
+    elif witness is None:
+        taken = await capture(target, source, fingerprint, helper)
+    else:
+        # Two servers: the target is read while the witness is asked.
+        taken, written = await asyncio.gather(
+            capture(target, source, fingerprint, helper),
+            _written_after(witness, widths, lower, upper),
+        )
+    comparison = _differences(fingerprint, taken, written)
+    comparison.target_commit = target_commit
+    comparison.direction = direction
+    return comparison, taken
+
+
+@dataclass
+class _Written:
+    """What the newer side wrote to one table after the older point."""
+
+    rows_per_bucket: dict[int, int] = field(default_factory=dict)
+    transactions: set[str] = field(default_factory=set)
+
+
+def _differences(
+    fingerprint: Fingerprint, taken: Fingerprint, written: dict[str, _Written]
+) -> FingerprintComparison:
     comparison = FingerprintComparison(
         fingerprint_source=fingerprint.source,
         fingerprint_commit=fingerprint.newest_commit,
-        target_commit=target_commit,
-        direction=direction,
+        target_commit=None,
+        direction="same",
         transactions_between=0,
         rows_between=0,
     )
     xids: set[str] = set()
     for table, recorded in fingerprint.tables.items():
-        current = await _digest(target, table, recorded.width)
+        current = taken.tables.get(table) or TableDigest(
+            width=recorded.width, rows=0, buckets={}
+        )
         differing = sorted(
             bucket
             for bucket in recorded.buckets.keys() | current.buckets.keys()
             if recorded.buckets.get(bucket) != current.buckets.get(bucket)
         )
-        touched: dict[int, int] = {}
-        if newer is not None and lower is not None and direction != "same":
-            touched = await _touched(newer, table, recorded.width, lower)
-            xids |= await _between(newer, table, lower, upper)
-        comparison.rows_between += sum(touched.values())
+        touched = written.get(table, _Written())
+        xids |= touched.transactions
+        after = sum(touched.rows_per_bucket.values())
+        comparison.rows_between += after
         if differing:
             comparison.differences.append(
                 FingerprintDifference(
                     table=table,
                     area=TABLES[table],
                     buckets_differing=len(differing),
-                    buckets_explained=sum(1 for b in differing if b in touched),
-                    unexplained=[b for b in differing if b not in touched],
-                    rows_after_point=sum(touched.values()),
+                    buckets_explained=sum(
+                        1 for b in differing if b in touched.rows_per_bucket
+                    ),
+                    unexplained=[
+                        b for b in differing if b not in touched.rows_per_bucket
+                    ],
+                    rows_after_point=after,
                 )
             )
     comparison.transactions_between = len(xids)
@@ -278,34 +410,58 @@ async def _width(conn: psycopg.AsyncConnection[Any], table: str) -> int:
 
 
 async def _digest(
-    conn: psycopg.AsyncConnection[Any], table: str, width: int
+    conn: psycopg.AsyncConnection[Any],
+    table: str,
+    width: int,
+    row_hash: RowHash = "record",
 ) -> TableDigest:
-    query = sql.SQL(_DIGEST).format(sql.Identifier(table))
+    if row_hash == "record" and not await _hashable(conn, table):
+        row_hash = "text"
+    query = sql.SQL(_DIGEST[row_hash]).format(sql.Identifier(table))
     rows = await (await conn.execute(query, (width,))).fetchall()
     return TableDigest(
         width=width,
         rows=sum(count for _bucket, count, _hash in rows),
         buckets={bucket: f"{count}:{digest}" for bucket, count, digest in rows},
+        row_hash=row_hash,
     )
 
 
-async def _touched(
-    conn: psycopg.AsyncConnection[Any], table: str, width: int, after: datetime
-) -> dict[int, int]:
-    query = sql.SQL(_TOUCHED).format(sql.Identifier(table))
-    rows = await (await conn.execute(query, (width, after))).fetchall()
-    return {bucket: count for bucket, count in rows}
+async def _hashable(conn: psycopg.AsyncConnection[Any], table: str) -> bool:
+    """Whether every column of ``table`` has a hash function."""
+    try:
+        async with conn.transaction():
+            await conn.execute(sql.SQL(_HASHABLE).format(sql.Identifier(table)))
+    except psycopg.errors.UndefinedFunction:
+        return False
+    return True
 
 
-async def _between(
+async def _written_after(
     conn: psycopg.AsyncConnection[Any],
-    table: str,
+    widths: dict[str, int],
     after: datetime,
-    until: datetime | None,
-) -> set[str]:
-    query = sql.SQL(_BETWEEN).format(sql.Identifier(table))
-    rows = await (await conn.execute(query, (after, until))).fetchall()
-    return {xid for (xid,) in rows}
+    until: datetime,
+) -> dict[str, _Written]:
+    """Per table, the rows written after ``after``.
+
+    With them, the transactions among those that committed up to ``until``.
+    """
+    await conn.execute("SET LOCAL jit = off")
+    present = set(await _present_tables(conn))
+    written: dict[str, _Written] = {}
+    for table, width in widths.items():
+        if table not in present:
+            continue
+        query = sql.SQL(_WRITTEN_AFTER).format(sql.Identifier(table))
+        rows = await (await conn.execute(query, (width, after))).fetchall()
+        found = written[table] = _Written()
+        for bucket, xid, committed, count in rows:
+            found.rows_per_bucket[bucket] = found.rows_per_bucket.get(bucket, 0) + count
+            if committed <= until:
+                found.transactions.add(xid)
+    await conn.rollback()
+    return written
 
 
 async def _one(conn: psycopg.AsyncConnection[Any], query: Any) -> tuple[Any, ...]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import re
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -91,6 +92,9 @@ async def test_drill_replays_archived_wal_written_after_the_backup(
     assert report.recovered is not None and report.recovered.newest_commit is not None
     assert report.recovered.newest_commit >= newest_load_commit
     assert report.rpo_seconds == 0.0
+    restore = next(s for s in report.steps if s.name == "restore base backup")
+    fetched = re.search(r"(\d+) archived WAL files fetched ahead", restore.detail or "")
+    assert fetched is not None and int(fetched.group(1)) > 0, restore.detail
 
 
 async def test_copy_is_neutralized_and_shut_to_production_roles_before_validation(

@@ -136,3 +136,57 @@ async def test_older_target_without_witness_cannot_explain(
 
     assert result.verdict == "fail"
     assert "no witness" in result.hint
+
+
+async def test_two_connections_read_the_digests_one_reads(odoo_copy: OdooCopy) -> None:
+    alone = await _capture(odoo_copy.conninfo)
+    async with (
+        await psycopg.AsyncConnection.connect(odoo_copy.conninfo) as conn,
+        await psycopg.AsyncConnection.connect(odoo_copy.conninfo) as helper,
+    ):
+        shared = await fingerprint.capture(conn, "production", helper=helper)
+
+    assert shared.tables == alone.tables
+    assert shared.figures == alone.figures
+    assert {t.row_hash for t in shared.tables.values()} == {"record"}
+
+
+async def test_table_with_an_unhashable_column_is_hashed_by_its_text(
+    odoo_copy: OdooCopy,
+) -> None:
+    odoo_copy.execute("ALTER TABLE ir_attachment ADD COLUMN x_site_notes json")
+    odoo_copy.execute("UPDATE ir_attachment SET x_site_notes = '{\"crane\": 2}'")
+    taken = await _capture(odoo_copy.conninfo)
+    odoo_copy.execute(
+        "UPDATE ir_attachment SET x_site_notes = '{\"crane\": 3}' "
+        "WHERE id = (SELECT min(id) FROM ir_attachment)"
+    )
+
+    comparison = await _compare(taken, odoo_copy.conninfo, None)
+
+    assert taken.tables["ir_attachment"].row_hash == "text"
+    assert taken.tables["account_move_line"].row_hash == "record"
+    assert comparison.direction == "target-newer"
+    assert [d.table for d in comparison.differences] == ["ir_attachment"]
+    assert comparison.unexplained == 0
+
+
+async def test_fingerprint_that_hashed_text_is_compared_by_text(
+    pg_cluster: Cluster, odoo_copy: OdooCopy
+) -> None:
+    earlier = _clone(pg_cluster, odoo_copy)
+    recorded = (await _capture(odoo_copy.conninfo)).model_dump(mode="json")
+    for table in recorded["tables"].values():
+        del table["row_hash"]  # as fingerprints were before records were hashed
+    as_text = Fingerprint.model_validate(recorded)
+    async with await psycopg.AsyncConnection.connect(odoo_copy.conninfo) as conn:
+        old = await fingerprint.capture(conn, "production", like=as_text)
+    with psycopg.connect(earlier, autocommit=True) as conn:
+        conn.execute("UPDATE account_move_line SET debit = debit + 1 WHERE id = 1")
+
+    # At the fingerprint's own point: no later transaction explains anything.
+    comparison = await _compare(old, earlier, None, old.newest_commit)
+
+    assert {t.row_hash for t in old.tables.values()} == {"text"}
+    assert [d.table for d in comparison.differences] == ["account_move_line"]
+    assert comparison.differences[0].unexplained == [0]

@@ -181,6 +181,7 @@ class FakeDrillActivities:
         drill_id: str,
         backup_id: str,
         recovery_target_time: datetime | None = None,
+        begin_wal: str | None = None,
     ) -> RestoredCopy:
         if self.restore_fails:
             raise ApplicationError("disk full", type=BAD_INPUT, non_retryable=True)
