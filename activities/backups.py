@@ -224,7 +224,12 @@ class BackupActivities:
         # that no download outlives this attempt into the next one's folder.
         restored, fetched = await asyncio.gather(
             restoring,
-            _prefetch(store, begin_wal, folder / WAL_SPOOL, user),
+            _prefetch(
+                store,
+                begin_wal if env.drill.prefetch_wal else None,
+                folder / WAL_SPOOL,
+                user,
+            ),
             return_exceptions=True,
         )
         for outcome in (restored, fetched):

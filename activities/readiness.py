@@ -59,6 +59,7 @@ SELECT pg_is_in_recovery(),
   FROM pg_stat_archiver
 """
 
+
 @dataclass(frozen=True)
 class _Unread:
     """A source that did not answer, and what it said."""
@@ -99,16 +100,20 @@ class ReadinessActivities:
         )
 
     @activity.defn
-    async def check_readiness(self, environment: str) -> ReadinessReport:
+    async def check_readiness(
+        self, environment: str, newest: BackupChoice | None = None
+    ) -> ReadinessReport:
         """Judge whether ``environment``'s backups and WAL can meet its tiers.
 
+        ``newest`` is the newest base backup when the caller has just listed
+        them (a drill of the newest backup); else they are listed here.
         Changes nothing: it lists objects, reads one object's metadata and
         the primary's statistics. Retrying is safe. A primary or store that
         does not answer fails the checks that need it, not the activity. An
         unknown environment or a secret that does not resolve gives up
         (non-retryable, through the worker's interceptor).
         """
-        report = await check_environment(self._inventory, environment)
+        report = await check_environment(self._inventory, environment, newest=newest)
         self._record(report)
         return report
 
@@ -130,6 +135,7 @@ async def check_environment(
     environment: str,
     *,
     max_backup_age: timedelta = MAX_BACKUP_AGE,
+    newest: BackupChoice | None = None,
 ) -> ReadinessReport:
     """Gather the facts of ``environment`` and judge them; see the activity.
 
@@ -145,7 +151,7 @@ async def check_environment(
     # The primary is asked before the store is listed, so that every segment
     # it reports archived must be in the listing.
     archiver, backup = await asyncio.gather(
-        _read_archiver(env), _newest_backup(inventory, env)
+        _read_archiver(env), _newest_backup(inventory, env, newest)
     )
     s3 = s3_client(store)
     begin_wal = backup.begin_wal if isinstance(backup, BackupChoice) else None
@@ -175,8 +181,10 @@ async def check_environment(
 
 
 async def _newest_backup(
-    inventory: Inventory, env: Environment
+    inventory: Inventory, env: Environment, known: BackupChoice | None
 ) -> BackupChoice | None | _Unread:
+    if known is not None:
+        return known
     try:
         return await BackupActivities(inventory).select_backup(env.name, None)
     except ApplicationError as exc:

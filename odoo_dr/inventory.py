@@ -327,6 +327,10 @@ class DrillSettings(_Model):
     bindir: Path | None = None
     os_user: str | None = None
     port_range: tuple[Port, Port] = (55400, 55499)
+    # Fetch the archived WAL while the base backup restores (it needs room
+    # for all WAL since the backup in work_dir); off, PostgreSQL asks
+    # barman-cloud-wal-restore for each file, one process at a time.
+    prefetch_wal: bool = True
 
     @model_validator(mode="after")
     def _ordered_range(self) -> DrillSettings:

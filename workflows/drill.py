@@ -307,9 +307,11 @@ class RestoreDrillWorkflow(GatedRunbook):
         return copy
 
     async def _beside_restore(self, drill: DrillInput, found: _Findings) -> None:
+        """Production's fingerprint and the archive's checks, side by side."""
         env = drill.environment
+        fingerprint = None
         if drill.validate_business:
-            found.production = await self._step(
+            fingerprint = self._step(
                 "fingerprint production",
                 OdooActivities.capture_fingerprint,
                 env,
@@ -317,12 +319,24 @@ class RestoreDrillWorkflow(GatedRunbook):
                 result_type=Fingerprint,
                 timeout=timedelta(minutes=30),
             )
-        found.readiness = await self._step(
+        # The drill has just listed the backups: a drill of the newest one
+        # hands it over rather than have them listed again.
+        newest = found.backup
+        if drill.backup_id is not None or drill.backup_choice != "newest":
+            newest = None
+        readiness = self._step(
             "check backups and WAL archive",
             ReadinessActivities.check_readiness,
             env,
+            newest,
             result_type=ReadinessReport,
         )
+        if fingerprint is None:
+            found.readiness = await readiness
+        else:
+            found.production, found.readiness = await asyncio.gather(
+                fingerprint, readiness
+            )
 
     def _refuse_broken_archive(self, found: _Findings) -> None:
         """Fail when the archive cannot give back what production committed."""

@@ -16,6 +16,7 @@ from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 
+from activities.backups import BackupActivities
 from activities.readiness import ReadinessActivities, check_environment
 from odoo_dr.inventory import Inventory, Region
 from odoo_dr.readiness import (
@@ -195,3 +196,17 @@ async def test_readiness_schedule_is_created_and_deleted(
     assert deleted.returncode == 0, deleted.stderr
     again = cli(sandbox, "--env", "sandbox", "--unschedule")
     assert again.returncode == 2 and "no readiness schedule" in again.stderr
+
+
+async def test_newest_backup_handed_over_is_judged_as_when_listed(
+    sandbox: Sandbox, retained_backup: str
+) -> None:
+    listed = await check(sandbox.inventory)
+    newest = await BackupActivities(sandbox.inventory).select_backup("sandbox", None)
+
+    handed = await check_environment(sandbox.inventory, "sandbox", newest=newest)
+
+    assert [(c.name, c.ok) for c in handed.checks] == [
+        (c.name, c.ok) for c in listed.checks
+    ]
+    assert newest.backup_id in handed.check(BACKUP_AGE).detail

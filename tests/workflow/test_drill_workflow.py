@@ -225,7 +225,9 @@ class FakeDrillActivities:
         self.run_notices.append(notice)
 
     @activity.defn(name="check_readiness")
-    async def check_readiness(self, environment: str) -> ReadinessReport:
+    async def check_readiness(
+        self, environment: str, newest: BackupChoice | None = None
+    ) -> ReadinessReport:
         gap = self.missing_segment
         continuity = ReadinessCheck(
             name=WAL_CONTINUITY,
