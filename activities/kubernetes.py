@@ -23,7 +23,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -56,7 +55,6 @@ POLL_SECONDS = 0.5
 ROLLOUT_TIMEOUT_SECONDS = 300.0
 REQUEST_TIMEOUT_SECONDS = 30.0
 
-logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 _Action = Literal["quiesced", "pointed", "resumed", "unchanged", "skipped"]
@@ -104,7 +102,9 @@ async def quiesce_deployment(
         if running:
             await kube.annotate({REPLICAS_BEFORE: str(running)})
             await kube.scale(0)
-            logger.info("deployment %s scaled from %d to 0", kube.label, running)
+            activity.logger.info(
+                "deployment %s scaled from %d to 0", kube.label, running
+            )
         rollout = await _wait_for_rollout(kube)
     return _step(
         deployment,
@@ -184,7 +184,7 @@ async def resume_deployment(
         wanted = recorded if recorded is not None else running or deployment.replicas
         if running != wanted:
             await kube.scale(wanted)
-            logger.info(
+            activity.logger.info(
                 "deployment %s scaled from %d to %d", kube.label, running, wanted
             )
         if recorded is not None:
@@ -379,7 +379,7 @@ async def _write_pointer(
     if all(found.get(key) == value for key, value in values.items()):
         return False
     await kube.write_pointer(pointer, values)
-    logger.info(
+    activity.logger.info(
         "%s %s/%s now holds database address %s:%d for deployment %s",
         pointer.kind,
         kube.namespace,
@@ -406,7 +406,9 @@ async def _mark_address(kube: _Kube, current: V1Deployment, address: str) -> boo
         annotations[RESTARTED_AT] = datetime.now(UTC).isoformat(timespec="seconds")
     await kube.patch_template(annotations)
     if running:
-        logger.info("deployment %s restarted for database %s", kube.label, address)
+        activity.logger.info(
+            "deployment %s restarted for database %s", kube.label, address
+        )
     return True
 
 

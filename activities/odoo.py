@@ -144,11 +144,15 @@ async def check_database(
     return CatalogueOutcome(odoo_version=version, results=results)
 
 
-async def take_fingerprint(env: Environment, target: ValidationTarget) -> Fingerprint:
+async def take_fingerprint(
+    env: Environment, target: ValidationTarget, with_figures: bool = True
+) -> Fingerprint:
     """A fingerprint of the target database, named by its label."""
     resolved = resolve_target(env, target)
     async with await psycopg.AsyncConnection.connect(resolved.conninfo) as conn:
-        return await fingerprint.capture(conn, resolved.label)
+        return await fingerprint.capture(
+            conn, resolved.label, with_figures=with_figures
+        )
 
 
 async def compare_with_fingerprint(
@@ -157,6 +161,7 @@ async def compare_with_fingerprint(
     target: ValidationTarget,
     witness: ValidationTarget | None,
     target_point: datetime | None,
+    with_figures: bool = True,
 ) -> ComparisonOutcome:
     """Hold a fingerprint against the target, explained through the witness."""
     resolved = resolve_target(env, target)
@@ -188,7 +193,7 @@ async def compare_with_fingerprint(
                 ),
             )
         comparison, own = await fingerprint.hold_against(
-            taken, conn, other, target_point, resolved.label, helper
+            taken, conn, other, target_point, resolved.label, helper, with_figures
         )
     result = fingerprint.comparison_result(comparison, taken, witness is not None)
     return ComparisonOutcome(comparison=comparison, result=result, fingerprint=own)
@@ -231,12 +236,12 @@ class OdooActivities:
 
     @activity.defn
     async def capture_fingerprint(
-        self, environment: str, target: ValidationTarget
+        self, environment: str, target: ValidationTarget, with_figures: bool = True
     ) -> Fingerprint:
         """Take a fingerprint of the target. Read-only; retrying is safe."""
         env = self._inventory.environment(environment)
         async with _heartbeating():
-            return await take_fingerprint(env, target)
+            return await take_fingerprint(env, target, with_figures)
 
     @activity.defn
     async def compare_fingerprint(
@@ -246,12 +251,13 @@ class OdooActivities:
         target: ValidationTarget,
         witness: ValidationTarget | None,
         target_point: datetime | None,
+        with_figures: bool = True,
     ) -> ComparisonOutcome:
         """Compare a fingerprint with the target. Read-only; retrying is safe."""
         env = self._inventory.environment(environment)
         async with _heartbeating():
             return await compare_with_fingerprint(
-                env, taken, target, witness, target_point
+                env, taken, target, witness, target_point, with_figures
             )
 
     @activity.defn

@@ -22,7 +22,6 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.backups import BackupActivities
-from activities.hosts import CommandError
 from activities.object_store import s3_client, server_prefix
 from activities.postgres import node_conninfo, serving_node
 from odoo_dr.errors import BACKUP_NOT_FOUND
@@ -191,9 +190,10 @@ async def _newest_backup(
         if exc.type == BACKUP_NOT_FOUND:
             return None
         raise
-    except CommandError as exc:
+    except (BotoCoreError, ClientError) as exc:
         return _Unread(
-            f"the base backups in {env.object_store.destination_url}", str(exc)
+            f"the base backups in {env.object_store.destination_url}",
+            _first_line(exc),
         )
 
 

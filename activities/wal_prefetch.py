@@ -25,6 +25,7 @@ that archive had, or had not yet, in either case.
 from __future__ import annotations
 
 import os
+import shutil
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,8 +37,9 @@ from odoo_dr.readiness import history_timeline_of, segment_of
 
 # The file of names the archive held; written once every download is done.
 LISTED = "listed"
-# Downloads at once; a segment is 16 MB.
+# Downloads at once; a segment is 16 MB, read in chunks of 1 MB.
 DOWNLOADS = 4
+CHUNK = 1 << 20
 
 
 @dataclass
@@ -72,7 +74,9 @@ def prefetch_wal(
     def fetch(item: tuple[str, str]) -> int:
         name, key = item
         part = spool / f".{name}.part"
-        s3.download_file(store.bucket, key, str(part))
+        body = s3.get_object(Bucket=store.bucket, Key=key)["Body"]
+        with open(part, "wb") as handle:
+            shutil.copyfileobj(body, handle, CHUNK)
         _own(part, owner)
         os.replace(part, spool / name)
         return (spool / name).stat().st_size

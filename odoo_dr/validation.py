@@ -167,6 +167,9 @@ class ValidationInput(BaseModel):
     witness: ValidationTarget | None = None
     recovered_commit: datetime | None = None
     capture_fingerprint: bool = False
+    # The fingerprint taken carries readable per-area figures (bills,
+    # payslips, costs); a drill's does without, its catalogue reports them.
+    fingerprint_figures: bool = True
     probes: bool = True
     canary: bool = False
     requested_by: str = "unknown"

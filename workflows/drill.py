@@ -211,6 +211,11 @@ class RestoreDrillWorkflow(GatedRunbook):
             env,
             result_type=PrimaryPosition,
         )
+        # Production's fingerprint, for the comparison, is taken while the
+        # backup is chosen and restored: it does not touch the copy.
+        fingerprinting = asyncio.ensure_future(self._fingerprint_production(drill))
+        # Should the drill fail first, it ends on its own, its result unused.
+        fingerprinting.add_done_callback(_unused)
         found.backup = backup = await self._step(
             "select backup",
             BackupActivities.select_backup,
@@ -220,14 +225,20 @@ class RestoreDrillWorkflow(GatedRunbook):
             result_type=BackupChoice,
         )
 
-        # While the copy is restored: production's fingerprint, and the
-        # archive's state (backup age, WAL continuity, archive lag, Object
-        # Lock). Neither touches the copy; both shorten the RTO this way.
-        beside = asyncio.ensure_future(self._beside_restore(drill, found))
+        # While the copy is restored, the archive's state too: backup age,
+        # WAL continuity, archive lag, Object Lock.
+        checking = asyncio.ensure_future(self._check_archive(drill, found))
 
         self._phase("restoring")
-        copy = await self._restore(drill, drill_id, backup, found)
-        await beside
+        try:
+            copy = await self._restore(drill, drill_id, backup, found)
+        except BaseException:
+            # A failed restore still reports the archive's state.
+            found.readiness = await _unless_failed(checking)
+            raise
+        found.readiness = await checking
+        found.production = await fingerprinting
+
         # A gap or a stale backup fails the drill, now that the copy shows
         # what could be recovered.
         self._refuse_broken_archive(found)
@@ -306,37 +317,37 @@ class RestoreDrillWorkflow(GatedRunbook):
         )
         return copy
 
-    async def _beside_restore(self, drill: DrillInput, found: _Findings) -> None:
-        """Production's fingerprint and the archive's checks, side by side."""
-        env = drill.environment
-        fingerprint = None
-        if drill.validate_business:
-            fingerprint = self._step(
-                "fingerprint production",
-                OdooActivities.capture_fingerprint,
-                env,
-                ValidationTarget(label="production primary"),
-                result_type=Fingerprint,
-                timeout=timedelta(minutes=30),
-            )
+    async def _fingerprint_production(self, drill: DrillInput) -> Fingerprint | None:
+        if not drill.validate_business:
+            return None
+        taken: Fingerprint = await self._step(
+            "fingerprint production",
+            OdooActivities.capture_fingerprint,
+            drill.environment,
+            ValidationTarget(label="production primary"),
+            # The catalogue reports the per-area figures of the copy.
+            False,
+            result_type=Fingerprint,
+            timeout=timedelta(minutes=30),
+        )
+        return taken
+
+    async def _check_archive(
+        self, drill: DrillInput, found: _Findings
+    ) -> ReadinessReport:
         # The drill has just listed the backups: a drill of the newest one
         # hands it over rather than have them listed again.
         newest = found.backup
         if drill.backup_id is not None or drill.backup_choice != "newest":
             newest = None
-        readiness = self._step(
+        report: ReadinessReport = await self._step(
             "check backups and WAL archive",
             ReadinessActivities.check_readiness,
-            env,
+            drill.environment,
             newest,
             result_type=ReadinessReport,
         )
-        if fingerprint is None:
-            found.readiness = await readiness
-        else:
-            found.production, found.readiness = await asyncio.gather(
-                fingerprint, readiness
-            )
+        return report
 
     def _refuse_broken_archive(self, found: _Findings) -> None:
         """Fail when the archive cannot give back what production committed."""
@@ -426,6 +437,7 @@ class RestoreDrillWorkflow(GatedRunbook):
                 if found.recovered
                 else None,
                 capture_fingerprint=True,
+                fingerprint_figures=False,
                 # The copy has no Odoo application in front of it.
                 probes=False,
                 requested_by=drill.requested_by,
@@ -559,6 +571,20 @@ class RestoreDrillWorkflow(GatedRunbook):
             steps=self._status.steps,
             torn_down=torn_down,
         )
+
+
+def _unused(step: asyncio.Future[Any]) -> None:
+    """Take a step's outcome that nothing awaits, so that none goes unseen."""
+    if not step.cancelled():
+        step.exception()
+
+
+async def _unless_failed(step: asyncio.Future[Any]) -> Any:
+    """The step's result, or None when it failed."""
+    try:
+        return await step
+    except ActivityError:
+        return None
 
 
 def _rto(

@@ -105,6 +105,7 @@ class ValidateOdooWorkflow:
                 OdooActivities.capture_fingerprint,
                 request.environment,
                 request.target,
+                request.fingerprint_figures,
                 result_type=Fingerprint,
             )
         if not request.capture_fingerprint:
@@ -144,6 +145,7 @@ class ValidateOdooWorkflow:
             request.target,
             request.witness,
             request.recovered_commit,
+            request.fingerprint_figures,
             result_type=ComparisonOutcome,
         )
         return outcome

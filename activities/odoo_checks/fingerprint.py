@@ -127,6 +127,7 @@ async def capture(
     source: str,
     like: Fingerprint | None = None,
     helper: psycopg.AsyncConnection[Any] | None = None,
+    with_figures: bool = True,
 ) -> Fingerprint:
     """Take a fingerprint of the database ``conn`` is open on.
 
@@ -136,7 +137,8 @@ async def capture(
     so that the two line up; other tables get a width of their own. With
     ``helper``, a second connection to the same database, the tables are
     shared between the two, which read the same exported snapshot (not on
-    a standby, where the one connection reads them all).
+    a standby, where the one connection reads them all). Without
+    ``with_figures``, only the digests are read: no per-area figures.
     """
     async with conn.transaction():
         await _begin(conn)
@@ -145,7 +147,7 @@ async def capture(
         (in_recovery,) = await _one(conn, "SELECT pg_is_in_recovery()")
         present = await _present_tables(conn)
         figures = {}
-        for area, query in _FIGURES.items():
+        for area, query in _FIGURES.items() if with_figures else ():
             if all(table in present for table in _tables_of(query)):
                 figures[area] = await _named_row(conn, query)
         if helper is None or in_recovery:
@@ -227,6 +229,7 @@ async def hold_against(
     target_point: datetime | None = None,
     source: str = "target",
     helper: psycopg.AsyncConnection[Any] | None = None,
+    with_figures: bool = True,
 ) -> tuple[FingerprintComparison, Fingerprint]:
     """Hold ``fingerprint`` against the target database.
 
@@ -242,6 +245,7 @@ async def hold_against(
             on the target since (a tamperer's too) makes it look newer.
         source: What the target is, for the target's own fingerprint.
         helper: A second connection to the target, to read it in two.
+        with_figures: Whether the target's fingerprint has per-area figures.
 
     Returns:
         The comparison, and the target's own fingerprint (named ``source``),
@@ -254,16 +258,16 @@ async def hold_against(
     widths = {table: digest.width for table, digest in fingerprint.tables.items()}
     written: dict[str, _Written] = {}
     if lower is None or upper is None:
-        taken = await capture(target, source, fingerprint, helper)
+        taken = await capture(target, source, fingerprint, helper, with_figures)
     elif direction == "target-newer":
-        taken = await capture(target, source, fingerprint, helper)
+        taken = await capture(target, source, fingerprint, helper, with_figures)
         written = await _written_after(target, widths, lower, upper)
     elif witness is None:
-        taken = await capture(target, source, fingerprint, helper)
+        taken = await capture(target, source, fingerprint, helper, with_figures)
     else:
         # Two servers: the target is read while the witness is asked.
         taken, written = await asyncio.gather(
-            capture(target, source, fingerprint, helper),
+            capture(target, source, fingerprint, helper, with_figures),
             _written_after(witness, widths, lower, upper),
         )
     comparison = _differences(fingerprint, taken, written)

@@ -190,3 +190,14 @@ async def test_fingerprint_that_hashed_text_is_compared_by_text(
     assert {t.row_hash for t in old.tables.values()} == {"text"}
     assert [d.table for d in comparison.differences] == ["account_move_line"]
     assert comparison.differences[0].unexplained == [0]
+
+
+async def test_fingerprint_without_figures_has_the_same_digests(
+    odoo_copy: OdooCopy,
+) -> None:
+    full = await _capture(odoo_copy.conninfo)
+    async with await psycopg.AsyncConnection.connect(odoo_copy.conninfo) as conn:
+        bare = await fingerprint.capture(conn, "production", with_figures=False)
+
+    assert bare.figures == {} and full.figures
+    assert bare.tables == full.tables

@@ -96,7 +96,7 @@ class FakeDrillActivities:
 
     @activity.defn(name="capture_fingerprint")
     async def capture_fingerprint(
-        self, environment: str, target: ValidationTarget
+        self, environment: str, target: ValidationTarget, with_figures: bool = True
     ) -> Fingerprint:
         return Fingerprint(
             source=target.label,
@@ -134,6 +134,7 @@ class FakeDrillActivities:
         target: ValidationTarget,
         witness: ValidationTarget | None,
         target_point: datetime | None,
+        with_figures: bool = True,
     ) -> ComparisonOutcome:
         return ComparisonOutcome(
             comparison=FingerprintComparison(
