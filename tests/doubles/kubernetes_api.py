@@ -34,11 +34,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, NamedTuple, cast
 
 import yaml
+
+from tests.doubles.loopback import LoopbackDouble, LoopbackServer
 
 Object = dict[str, Any]
 
@@ -129,8 +130,10 @@ class _Pods:
         return status
 
 
-class KubernetesApiDouble:
+class KubernetesApiDouble(LoopbackDouble):
     """Deployments, ConfigMaps and Secrets of a Kubernetes API, in memory."""
+
+    thread_name = "kubernetes-api-double"
 
     def __init__(self, *, token: str = "double-token", step_seconds: float = 0.05):
         self.token = token
@@ -141,47 +144,6 @@ class KubernetesApiDouble:
         self._pods: dict[tuple[str, str], _Pods] = {}
         self._versions = iter(range(1000, 10**9))
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        """Where the double listens."""
-        assert self._server is not None, "the double is not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> KubernetesApiDouble:
-        """Listen on a free loopback port, serving from a thread."""
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.double = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="kubernetes-api-double",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> KubernetesApiDouble:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def kubeconfig(self, token: str | None = None) -> str:
         """A kubeconfig for the double, with ``token`` (default: the right one)."""
@@ -418,20 +380,12 @@ def _check_base64(secret: str, key: str, value: Any) -> None:
         ) from None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    double: KubernetesApiDouble
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet when a client gave up."""
-
-
 class _Handler(BaseHTTPRequestHandler):
     server_version = "kube-apiserver-double"
 
     @property
     def double(self) -> KubernetesApiDouble:
-        return cast(_Server, self.server).double
+        return cast(LoopbackServer, self.server).double
 
     def do_GET(self) -> None:
         self._serve()
@@ -481,3 +435,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output clean: no access log."""
+
+
+KubernetesApiDouble.handler = _Handler  # defined after the double it serves

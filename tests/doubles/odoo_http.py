@@ -23,17 +23,20 @@ import itertools
 import json
 import re
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 from xmlrpc.client import Fault
 from xmlrpc.server import SimpleXMLRPCDispatcher
 
+from tests.doubles.loopback import LoopbackDouble, LoopbackServer
+
 Record = dict[str, Any]
 
 
-class OdooHttpDouble:
+class OdooHttpDouble(LoopbackDouble):
     """Odoo's health and XML-RPC endpoints for one database and one user."""
+
+    thread_name = "odoo-http-double"
 
     def __init__(
         self,
@@ -54,52 +57,15 @@ class OdooHttpDouble:
         self._ids = itertools.count(100)
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self.common = self._dispatcher(
             version=self._version, login=self._login, authenticate=self._authenticate
         )
         self.object = self._dispatcher(execute_kw=self._execute_kw)
 
-    @property
-    def base_url(self) -> str:
-        """Where the double listens, as an Odoo URL."""
-        assert self._server is not None, "the double is not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> OdooHttpDouble:
-        """Listen on a free loopback port, serving from a thread."""
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.double = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="odoo-http-double",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
         """Stop serving; requests held by ``delay`` are let go at once."""
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> OdooHttpDouble:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
+        super().stop()
 
     def hold(self) -> None:
         """Wait ``delay`` seconds before answering (the slow-server knob)."""
@@ -252,20 +218,12 @@ def _matches(record: Record, term: list[Any]) -> bool:
     raise _fault(f"Invalid domain operator {operator!r} (only in this double)", "")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    double: OdooHttpDouble
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet when a client gave up (the timeout tests do)."""
-
-
 class _Handler(BaseHTTPRequestHandler):
     server_version = "Werkzeug/3.0.1"
 
     @property
     def double(self) -> OdooHttpDouble:
-        return cast(_Server, self.server).double
+        return cast(LoopbackServer, self.server).double
 
     def do_GET(self) -> None:
         self.double.hold()
@@ -298,3 +256,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output clean: no access log."""
+
+
+OdooHttpDouble.handler = _Handler  # defined after the double it serves

@@ -29,10 +29,11 @@ import itertools
 import json
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, cast
 from urllib.parse import parse_qs
+
+from tests.doubles.loopback import LoopbackDouble, LoopbackServer
 
 
 @dataclass
@@ -56,8 +57,10 @@ class Received:
         return json.loads(self.body)
 
 
-class SlackHttpDouble:
+class SlackHttpDouble(LoopbackDouble):
     """Slack's incoming webhook and chat.postMessage, and a paging receiver."""
+
+    thread_name = "slack-http-double"
 
     WEBHOOK_PATH = "/services/T0DOUBLE1/B0DOUBLE1/"
     API_PREFIX = "/api/"
@@ -82,17 +85,8 @@ class SlackHttpDouble:
         self.channel_ids: dict[str, str] = {}
         self._ts = itertools.count(1)
         self._lock = threading.Lock()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
 
     # Addresses.
-
-    @property
-    def base_url(self) -> str:
-        """Where the double listens."""
-        assert self._server is not None, "the double is not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def webhook_url(self) -> str:
@@ -132,38 +126,6 @@ class SlackHttpDouble:
         return [r.json() for r in self.of_kind("paging") if r.answered < 300]
 
     # Life cycle.
-
-    def start(self) -> SlackHttpDouble:
-        """Listen on a free loopback port, serving from a thread."""
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.double = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="slack-http-double",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-
-    def __enter__(self) -> SlackHttpDouble:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # Answers: (status, content type, body, extra headers).
 
@@ -276,14 +238,6 @@ def _api(
     return (200, "application/json; charset=utf-8", json.dumps(answer).encode(), {})
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    double: SlackHttpDouble
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """Stay quiet when a client gave up."""
-
-
 class _Handler(BaseHTTPRequestHandler):
     server_version = "double"
 
@@ -296,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
             headers={k.lower(): v for k, v in self.headers.items()},
             body=self.rfile.read(length),
         )
-        double = cast(_Server, self.server).double
+        double = cast(LoopbackServer, self.server).double
         status, content_type, body, headers = double.answer(received)
         self.send_response(status)
         self.send_header("Content-Type", content_type)
@@ -308,3 +262,6 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Keep the test output clean: no access log."""
+
+
+SlackHttpDouble.handler = _Handler  # defined after the double it serves
