@@ -30,14 +30,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 from pydantic import ValidationError
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.chat import run_url
+from activities.object_store import s3_client
 from odoo_dr.errors import PRECONDITION_FAILED, OdooDrError
 from odoo_dr.evidence import (
     EvidenceReport,
@@ -53,7 +52,6 @@ from odoo_dr.evidence import (
 )
 from odoo_dr.evidence_render import render_html, render_markdown
 from odoo_dr.inventory import Inventory, ObjectStore
-from odoo_dr.secrets import resolve_secret
 
 # COMPLIANCE rather than GOVERNANCE: a governance lock gives way to anyone
 # granted s3:BypassGovernanceRetention, and evidence exists to be believed by
@@ -78,12 +76,6 @@ _REFUSED = {
     "ExpiredToken",
 }
 _MISSING = {"404", "NoSuchKey", "NoSuchVersion", "NotFound"}
-# Few quick attempts inside one activity attempt: Temporal does the retrying.
-_CLIENT_CONFIG = Config(
-    connect_timeout=10,
-    read_timeout=30,
-    retries={"max_attempts": 2, "mode": "standard"},
-)
 # Keys asked for in one listing request; S3 answers at most 1,000.
 _LIST_PAGE = 1000
 # The pages written beside the JSON, before it.
@@ -194,12 +186,8 @@ def read_drill_trend(
                 points.append(found)
             else:
                 skipped.append((key, found))
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         raise _store_error(exc, store, "reading evidence") from None
-    except BotoCoreError as exc:
-        raise ApplicationError(
-            f"object store {_where(store)} unreachable: {type(exc).__name__}"
-        ) from None
     return trend_order(points), skipped
 
 
@@ -272,12 +260,8 @@ def store_report(
             _put(client, stored, f"{stored.key}.{suffix}", body, content_type)
         data = canonical_json(final)
         version = _put(client, stored, stored.json_key, data, "application/json")
-    except ClientError as exc:
+    except (ClientError, BotoCoreError) as exc:
         raise _store_error(exc, store, "evidence") from None
-    except BotoCoreError as exc:
-        raise ApplicationError(
-            f"object store {_where(store)} unreachable: {type(exc).__name__}"
-        ) from None
     return stored.model_copy(update={"version_id": version}), True
 
 
@@ -306,26 +290,6 @@ def _protected(
         object_lock=sentence,
     )
     return final, stored
-
-
-def s3_client(store: ObjectStore) -> Any:
-    """A boto3 S3 client on ``store``, with its credentials resolved.
-
-    Without credentials in the inventory, boto3 finds its own (environment,
-    instance profile). A custom endpoint is addressed path-style, which
-    S3-compatible servers all understand.
-    """
-    keys: dict[str, str] = {}
-    if store.access_key_id and store.secret_access_key:
-        keys = {
-            "aws_access_key_id": resolve_secret(store.access_key_id),
-            "aws_secret_access_key": resolve_secret(store.secret_access_key),
-        }
-    config = _CLIENT_CONFIG
-    if store.endpoint_url:
-        config = config.merge(Config(s3={"addressing_style": "path"}))
-    session = boto3.Session(region_name=store.region_name, **keys)
-    return session.client("s3", endpoint_url=store.endpoint_url, config=config)
 
 
 def immutability(
@@ -456,7 +420,14 @@ def _server(answer: dict[str, Any]) -> str:
     return str(headers.get("server", ""))
 
 
-def _store_error(exc: ClientError, store: ObjectStore, what: str) -> ApplicationError:
+def _store_error(
+    exc: ClientError | BotoCoreError, store: ObjectStore, what: str
+) -> ApplicationError:
+    """A refusal gives up (non-retryable); an unreachable store is retried."""
+    if isinstance(exc, BotoCoreError):
+        return ApplicationError(
+            f"object store {_where(store)} unreachable: {type(exc).__name__}"
+        )
     code = _code(exc)
     message = (
         f"object store {_where(store)} refused {what} in bucket {store.bucket}: {code}"

@@ -41,11 +41,19 @@ def aws_session(
 
 
 def s3_client(store: ObjectStore) -> Any:
-    """A boto3 S3 client on ``store``, with its keys when the inventory has them."""
+    """A boto3 S3 client on ``store``, with its keys when the inventory has them.
+
+    Without keys in the inventory, boto3 finds its own (environment,
+    instance profile). A custom endpoint is addressed path-style, which
+    S3-compatible servers all understand.
+    """
     session = aws_session(
         store.region_name, store.access_key_id, store.secret_access_key
     )
-    return session.client("s3", endpoint_url=store.endpoint_url, config=_S3_CONFIG)
+    config = _S3_CONFIG
+    if store.endpoint_url:
+        config = config.merge(Config(s3={"addressing_style": "path"}))
+    return session.client("s3", endpoint_url=store.endpoint_url, config=config)
 
 
 def server_prefix(store: ObjectStore) -> str:

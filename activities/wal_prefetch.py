@@ -17,9 +17,8 @@ barman-cloud knows how to unpack) to barman-cloud-wal-restore. Without a
 listing (the store did not answer it) every file goes to barman-cloud.
 
 The copy therefore recovers to the end of the archive as it was when the
-restore began: WAL archived during the drill is not waited for. The RPO is
-measured against production's newest commit at the drill's start, which
-that archive had, or had not yet, in either case.
+restore began: a segment archived later, during the drill, is not replayed,
+and the RPO counts the commits it held as lost.
 """
 
 from __future__ import annotations
@@ -33,7 +32,12 @@ from typing import Any
 
 from activities.object_store import s3_client, server_prefix
 from odoo_dr.inventory import ObjectStore
-from odoo_dr.readiness import history_timeline_of, segment_of
+from odoo_dr.readiness import (
+    SEGMENTS_PER_LOG,
+    history_timeline_of,
+    segment_of,
+    segment_position,
+)
 
 # The file of names the archive held; written once every download is done.
 LISTED = "listed"
@@ -108,10 +112,11 @@ def _archive_after(
     for page in paginate(Bucket=store.bucket, Prefix=root, Delimiter="/"):
         keys += [obj["Key"] for obj in page.get("Contents", [])]
         folders += [common["Prefix"] for common in page.get("CommonPrefixes", [])]
-    first = _position(begin_wal)
+    first = segment_position(begin_wal)
     for folder in folders:
+        # A folder is named by timeline and log: the first segment it holds.
         log = folder[len(root) :].rstrip("/")
-        if len(log) == 16 and _after(log + "00000000", first, folder_only=True):
+        if len(log) == 16 and _not_before(log + "00000000", first, whole_log=True):
             for page in paginate(Bucket=store.bucket, Prefix=folder):
                 keys += [obj["Key"] for obj in page.get("Contents", [])]
     names: set[str] = set()
@@ -121,7 +126,7 @@ def _archive_after(
         name = _logical_name(base)
         if name is None:
             continue
-        if history_timeline_of(name) is None and not _after(name, first):
+        if history_timeline_of(name) is None and not _not_before(name, first):
             continue
         names.add(name)
         if base == name:  # neither compressed nor partial: a plain copy
@@ -136,17 +141,19 @@ def _logical_name(base: str) -> str | None:
     return segment_of(base.replace(".partial", "", 1))
 
 
-def _position(segment: str) -> tuple[int, int]:
-    """Timeline, and the segment's place in the WAL stream."""
-    timeline, log, seg = (int(segment[i : i + 8], 16) for i in (0, 8, 16))
-    return timeline, log * 0x100 + seg
+def _not_before(segment: str, first: tuple[int, int], whole_log: bool = False) -> bool:
+    """Whether ``segment`` comes at or after ``first``, on its timeline or later.
 
-
-def _after(segment: str, first: tuple[int, int], folder_only: bool = False) -> bool:
-    timeline, place = _position(segment)
-    if folder_only:  # a folder holds a whole log: compare logs only
-        place, first = place & ~0xFF, (first[0], first[1] & ~0xFF)
-    return timeline >= first[0] and place >= first[1]
+    With ``whole_log``, at or after the log (256 segments) that holds it.
+    """
+    timeline, place = segment_position(segment)
+    first_timeline, first_place = first
+    if whole_log:
+        place, first_place = (
+            place // SEGMENTS_PER_LOG,
+            first_place // SEGMENTS_PER_LOG,
+        )
+    return timeline >= first_timeline and place >= first_place
 
 
 def _own(path: Path, owner: tuple[int, int] | None) -> None:

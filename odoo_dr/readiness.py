@@ -274,10 +274,10 @@ def judge_wal_continuity(
             hint="take a base backup first",
             threatens=_rpo_lost(tiers, "there is no base backup to replay WAL onto"),
         )
-    start_tli, start = _parse_segment(first_segment)
+    start_tli, start = segment_position(first_segment)
     found: dict[int, set[int]] = {}
     for name in segments:
-        tli, position = _parse_segment(name)
+        tli, position = segment_position(name)
         found.setdefault(position, set()).add(tli)
     end_tli, end = _newest_position(newest, found, start_tli, start)
     timeline, expected, gaps = start_tli, start, _Gaps()
@@ -509,7 +509,7 @@ def _gap_check(
     )
 
 
-def _parse_segment(name: str) -> tuple[int, int]:
+def segment_position(name: str) -> tuple[int, int]:
     """A segment name's timeline and position in the WAL sequence.
 
     Raises:
@@ -537,7 +537,7 @@ def _newest_position(
     yet cannot be restored.
     """
     if newest is not None:
-        tli, position = _parse_segment(newest)
+        tli, position = segment_position(newest)
     elif found:
         tli, position = max((max(t), p) for p, t in found.items())
     else:
@@ -567,7 +567,7 @@ def _unarchived_bytes(status: ArchiverStatus, archived: str | None) -> int | Non
     archived = archived or segment_of(status.last_archived_wal or "")
     if status.current_lsn is None or archived is None:
         return None
-    _tli, position = _parse_segment(archived)
+    _tli, position = segment_position(archived)
     archived_end = (position + 1) * SEGMENT_BYTES
     return max(0, lsn_to_int(status.current_lsn) - archived_end)
 

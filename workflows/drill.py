@@ -66,7 +66,12 @@ with workflow.unsafe.imports_passed_through():
     from workflows.evidence import keep_evidence, tell_channel
     from workflows.gated import GatedRunbook
     from workflows.gates import GateKeeper
-    from workflows.steps import describe_failure, run_step, show_details
+    from workflows.steps import (
+        describe_failure,
+        leave_unused,
+        run_step,
+        show_details,
+    )
     from workflows.validation import raise_if_blocking, validate_in_child
 
 # The tables of Odoo that a recovered copy must have, with rows.
@@ -215,7 +220,7 @@ class RestoreDrillWorkflow(GatedRunbook):
         # backup is chosen and restored: it does not touch the copy.
         fingerprinting = asyncio.ensure_future(self._fingerprint_production(drill))
         # Should the drill fail first, it ends on its own, its result unused.
-        fingerprinting.add_done_callback(_unused)
+        fingerprinting.add_done_callback(leave_unused)
         found.backup = backup = await self._step(
             "select backup",
             BackupActivities.select_backup,
@@ -571,12 +576,6 @@ class RestoreDrillWorkflow(GatedRunbook):
             steps=self._status.steps,
             torn_down=torn_down,
         )
-
-
-def _unused(step: asyncio.Future[Any]) -> None:
-    """Take a step's outcome that nothing awaits, so that none goes unseen."""
-    if not step.cancelled():
-        step.exception()
 
 
 async def _unless_failed(step: asyncio.Future[Any]) -> Any:

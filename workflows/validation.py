@@ -30,7 +30,7 @@ with workflow.unsafe.imports_passed_through():
         ValidationReport,
         overall_verdict,
     )
-    from workflows.steps import run_step
+    from workflows.steps import leave_unused, run_step
 
 RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -81,6 +81,8 @@ class ValidateOdooWorkflow:
         comparing = None
         if request.fingerprint is not None:
             comparing = asyncio.ensure_future(self._compare(request, label))
+            # Without an Odoo database to compare with, it goes unused.
+            comparing.add_done_callback(leave_unused)
         outcome: CatalogueOutcome = await catalogue
         results = list(outcome.results)
         reachable = not any(
@@ -91,14 +93,15 @@ class ValidateOdooWorkflow:
         # Differences from the fingerprint must all be later transactions.
         # The comparison also takes the target's own fingerprint.
         comparison, taken = None, None
-        if comparing is not None and not reachable:
-            comparing.cancel()  # no Odoo database to compare with
-        elif comparing is not None:
+        if comparing is not None and reachable:
             compared = await comparing
-            comparison, taken = compared.comparison, compared.fingerprint
+            comparison = compared.comparison
             results.append(compared.result)
+            if request.capture_fingerprint:
+                taken = compared.fingerprint
 
-        # The target's own fingerprint, kept with the evidence for later runs.
+        # The target's own fingerprint, kept with the evidence for later
+        # runs, when no comparison took it.
         if request.capture_fingerprint and reachable and taken is None:
             taken = await self._step(
                 f"Take a fingerprint of {label}",
@@ -108,8 +111,6 @@ class ValidateOdooWorkflow:
                 request.fingerprint_figures,
                 result_type=Fingerprint,
             )
-        if not request.capture_fingerprint:
-            taken = None
 
         # Odoo itself: health, version, a login, and the canary when asked.
         if request.probes:

@@ -253,26 +253,31 @@ async def hold_against(
     """
     target_commit = target_point or (await _one(target, _NEWEST_COMMIT))[0]
     if not target_point:
-        await target.rollback()
+        await target.rollback()  # the capture opens a snapshot of its own
     direction, lower, upper = _span(fingerprint.newest_commit, target_commit)
+    newer = target if direction == "target-newer" else witness
     widths = {table: digest.width for table, digest in fingerprint.tables.items()}
+    reading = capture(target, source, fingerprint, helper, with_figures)
     written: dict[str, _Written] = {}
-    if lower is None or upper is None:
-        taken = await capture(target, source, fingerprint, helper, with_figures)
-    elif direction == "target-newer":
-        taken = await capture(target, source, fingerprint, helper, with_figures)
+    if newer is None or lower is None or upper is None:
+        taken = await reading
+    elif newer is target:
+        taken = await reading
         written = await _written_after(target, widths, lower, upper)
-    elif witness is None:
-        taken = await capture(target, source, fingerprint, helper, with_figures)
     else:
         # Two servers: the target is read while the witness is asked.
         taken, written = await asyncio.gather(
-            capture(target, source, fingerprint, helper, with_figures),
-            _written_after(witness, widths, lower, upper),
+            reading, _written_after(newer, widths, lower, upper)
         )
-    comparison = _differences(fingerprint, taken, written)
-    comparison.target_commit = target_commit
-    comparison.direction = direction
+    comparison = FingerprintComparison(
+        fingerprint_source=fingerprint.source,
+        fingerprint_commit=fingerprint.newest_commit,
+        target_commit=target_commit,
+        direction=direction,
+        transactions_between=0,
+        rows_between=0,
+    )
+    _count_differences(comparison, fingerprint, taken, written)
     return comparison, taken
 
 
@@ -284,17 +289,13 @@ class _Written:
     transactions: set[str] = field(default_factory=set)
 
 
-def _differences(
-    fingerprint: Fingerprint, taken: Fingerprint, written: dict[str, _Written]
-) -> FingerprintComparison:
-    comparison = FingerprintComparison(
-        fingerprint_source=fingerprint.source,
-        fingerprint_commit=fingerprint.newest_commit,
-        target_commit=None,
-        direction="same",
-        transactions_between=0,
-        rows_between=0,
-    )
+def _count_differences(
+    comparison: FingerprintComparison,
+    fingerprint: Fingerprint,
+    taken: Fingerprint,
+    written: dict[str, _Written],
+) -> None:
+    """Each table's differing buckets, and which later writes explain them."""
     xids: set[str] = set()
     for table, recorded in fingerprint.tables.items():
         current = taken.tables.get(table) or TableDigest(
@@ -325,7 +326,6 @@ def _differences(
                 )
             )
     comparison.transactions_between = len(xids)
-    return comparison
 
 
 def comparison_result(
