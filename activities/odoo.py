@@ -162,8 +162,13 @@ async def compare_with_fingerprint(
     witness: ValidationTarget | None,
     target_point: datetime | None,
     with_figures: bool = True,
+    cutoff: datetime | None = None,
 ) -> ComparisonOutcome:
-    """Hold a fingerprint against the target, explained through the witness."""
+    """Hold a fingerprint against the target, explained through the witness.
+
+    With ``cutoff``, the transactions between the two points that committed
+    up to it are counted apart (see :func:`fingerprint.hold_against`).
+    """
     resolved = resolve_target(env, target)
     async with contextlib.AsyncExitStack() as stack:
         try:
@@ -193,7 +198,14 @@ async def compare_with_fingerprint(
                 ),
             )
         comparison, own = await fingerprint.hold_against(
-            taken, conn, other, target_point, resolved.label, helper, with_figures
+            taken,
+            conn,
+            other,
+            target_point,
+            resolved.label,
+            helper,
+            with_figures,
+            cutoff,
         )
     result = fingerprint.comparison_result(comparison, taken, witness is not None)
     return ComparisonOutcome(comparison=comparison, result=result, fingerprint=own)
@@ -252,12 +264,13 @@ class OdooActivities:
         witness: ValidationTarget | None,
         target_point: datetime | None,
         with_figures: bool = True,
+        cutoff: datetime | None = None,
     ) -> ComparisonOutcome:
         """Compare a fingerprint with the target. Read-only; retrying is safe."""
         env = self._inventory.environment(environment)
         async with _heartbeating():
             return await compare_with_fingerprint(
-                env, taken, target, witness, target_point, with_figures
+                env, taken, target, witness, target_point, with_figures, cutoff
             )
 
     @activity.defn

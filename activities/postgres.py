@@ -112,14 +112,22 @@ class PostgresActivities:
             node_conninfo(node, env.odoo.database), autocommit=True
         ) as conn:
             cur = await conn.execute(
-                "SELECT pg_current_wal_lsn()::text, clock_timestamp()"
+                "SELECT pg_current_wal_lsn()::text, clock_timestamp(), "
+                "to_regclass('ir_config_parameter') IS NOT NULL"
             )
             row = await cur.fetchone()
             assert row is not None
-            lsn, now = row
+            lsn, now, odoo = row
             newest_commit = await _newest_commit(conn)
+            # Odoo's own id of the database, which the copy must carry; none
+            # when the database is not Odoo's (validation then says so).
+            database_uuid = await _database_uuid(conn) if odoo else None
         return PrimaryPosition(
-            node=node.name, wal_lsn=lsn, newest_commit=newest_commit, observed_at=now
+            node=node.name,
+            wal_lsn=lsn,
+            newest_commit=newest_commit,
+            observed_at=now,
+            database_uuid=database_uuid,
         )
 
     @activity.defn
@@ -462,5 +470,13 @@ async def _wait_for_role(env: Environment, copy: RestoredCopy) -> None:
 
 async def _newest_commit(conn: psycopg.AsyncConnection) -> datetime | None:
     cur = await conn.execute(NEWEST_COMMIT)
+    row = await cur.fetchone()
+    return row[0] if row else None
+
+
+async def _database_uuid(conn: psycopg.AsyncConnection) -> str | None:
+    cur = await conn.execute(
+        "SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'"
+    )
     row = await cur.fetchone()
     return row[0] if row else None

@@ -344,8 +344,11 @@ def _evidence(
 
 def _drill_rto(report: DrillReport) -> Measurement:
     basis = (
-        "from the drill's start to its restored copy passing validation: "
-        "choosing the backup, restoring it, replaying WAL and validating"
+        "from the drill's start to its restored copy passing business "
+        "validation: choosing the backup, restoring it, replaying WAL, "
+        "neutralizing the copy and checking its books; the comparison with "
+        "production's fingerprint follows and is not counted, since a real "
+        "recovery has no production to compare with"
     )
     if report.rto_seconds is None:
         basis += "; not measured, because the copy never passed validation"
@@ -396,6 +399,14 @@ def _drill_facts(report: DrillReport) -> list[Fact]:
             Fact(
                 label="production transactions after the recovered point",
                 value=str(report.rpo_transactions),
+            )
+        )
+    if report.proven_at is not None and report.validated_at is not None:
+        proof = (report.proven_at - report.validated_at).total_seconds()
+        facts.append(
+            Fact(
+                label="proven against production's fingerprint",
+                value=f"{moment(report.proven_at)}, {proof:.1f} s after the RTO",
             )
         )
     facts += _table_facts(report)

@@ -42,6 +42,8 @@ class PrimaryPosition(BaseModel):
     wal_lsn: str
     newest_commit: datetime | None
     observed_at: datetime
+    # Odoo's database.uuid on production, which the copy must carry.
+    database_uuid: str | None = None
 
 
 class BackupChoice(BaseModel):
@@ -191,6 +193,9 @@ class DrillReport(BaseModel):
     failure: str | None = None
     started_at: datetime
     validated_at: datetime | None = None
+    # When the copy was also proven against production's fingerprint, after
+    # the RTO: a drill's proof, which a real recovery cannot make.
+    proven_at: datetime | None = None
     finished_at: datetime
     backup: BackupChoice | None = None
     readiness: ReadinessReport | None = None

@@ -148,6 +148,10 @@ class FingerprintComparison(BaseModel):
     transactions_between: int
     rows_between: int
     differences: list[FingerprintDifference] = []
+    # Of the transactions between, those committed up to ``cutoff`` (a
+    # drill's start: what a restore then would have lost), when one is given.
+    cutoff: datetime | None = None
+    transactions_to_cutoff: int | None = None
 
     @property
     def unexplained(self) -> int:

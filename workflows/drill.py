@@ -1,13 +1,16 @@
 """The restore drill.
 
-Fingerprint production, restore a base backup (the newest, a named one, or
-any still in the store) and the archived WAL into a copy that answers only
-on its private socket, neutralize it (Odoo crons, outgoing and incoming
-mail, payment providers off) and only then open it to the drill's own role,
-check that Odoo's tables came back, run business validation on the copy
-(the catalogue, and the fingerprint comparison that counts the transactions
-a restore would lose), ask the business owners to sign off when asked,
-measure RTO and RPO against every recovery tier, tear the copy down on
+Restore a base backup (the newest, a named one, or any still in the store)
+and the archived WAL into a copy that answers only on its private socket,
+neutralize it (Odoo crons, outgoing and incoming mail, payment providers
+off) and only then open it to the drill's own role, check that Odoo's
+tables came back and run the business catalogue on the copy: that is the
+RTO, what a real recovery must do before users return. Then prove the copy
+against a fingerprint of production taken at that moment, which counts the
+transactions a restore would lose; only a drill can do that (in a disaster,
+production is what was lost), so it is timed apart, after the RTO, and the
+drill passes only when it holds. Ask the business owners to sign off when
+asked, judge RTO and RPO against every recovery tier, tear the copy down on
 every path (also after a failure or a cancel), and return the report.
 """
 
@@ -25,7 +28,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, ChildWorkflow
 with workflow.unsafe.imports_passed_through():
     from activities.backups import BackupActivities
     from activities.evidence import EvidenceActivities
-    from activities.odoo import OdooActivities
+    from activities.odoo import ComparisonOutcome, OdooActivities
     from activities.postgres import PostgresActivities
     from activities.readiness import ReadinessActivities
     from odoo_dr.errors import NON_RETRYABLE, PRECONDITION_FAILED, VALIDATION_FAILED
@@ -62,13 +65,13 @@ with workflow.unsafe.imports_passed_through():
         ValidationInput,
         ValidationReport,
         ValidationTarget,
+        overall_verdict,
     )
     from workflows.evidence import keep_evidence, tell_channel
     from workflows.gated import GatedRunbook
     from workflows.gates import GateKeeper
     from workflows.steps import (
         describe_failure,
-        leave_unused,
         run_step,
         show_details,
     )
@@ -114,6 +117,7 @@ class _Findings:
     neutralization: Neutralization | None = None
     validation: ValidationReport | None = None
     validated_at: datetime | None = None
+    proven_at: datetime | None = None
     tiers: list[RecoveryTier] = field(default_factory=list)
     readiness: ReadinessReport | None = None
 
@@ -216,11 +220,6 @@ class RestoreDrillWorkflow(GatedRunbook):
             env,
             result_type=PrimaryPosition,
         )
-        # Production's fingerprint, for the comparison, is taken while the
-        # backup is chosen and restored: it does not touch the copy.
-        fingerprinting = asyncio.ensure_future(self._fingerprint_production(drill))
-        # Should the drill fail first, it ends on its own, its result unused.
-        fingerprinting.add_done_callback(leave_unused)
         found.backup = backup = await self._step(
             "select backup",
             BackupActivities.select_backup,
@@ -242,7 +241,6 @@ class RestoreDrillWorkflow(GatedRunbook):
             found.readiness = await _unless_failed(checking)
             raise
         found.readiness = await checking
-        found.production = await fingerprinting
 
         # A gap or a stale backup fails the drill, now that the copy shows
         # what could be recovered.
@@ -278,8 +276,18 @@ class RestoreDrillWorkflow(GatedRunbook):
         else:
             found.tables = await counted
 
-        # RTO ends here: what follows waits for people, not for the restore.
+        # RTO ends here: the copy is restored, neutralized and its books
+        # check out, all that a real recovery needs before users return.
         found.validated_at = workflow.now()
+
+        # The proof only a drill can give: every difference from production,
+        # fingerprinted now, is a transaction committed after the point
+        # recovered. It does not slow the restore it proves.
+        if drill.validate_business and found.validation is not None:
+            self._phase("proving")
+            found.validation = await self._prove(drill, copy, found.validation, found)
+            raise_if_blocking(found.validation)
+            found.proven_at = workflow.now()
 
         # The business owners confirm their areas on the restored copy.
         for area in drill.sign_off:
@@ -322,20 +330,49 @@ class RestoreDrillWorkflow(GatedRunbook):
         )
         return copy
 
-    async def _fingerprint_production(self, drill: DrillInput) -> Fingerprint | None:
-        if not drill.validate_business:
-            return None
-        taken: Fingerprint = await self._step(
+    async def _prove(
+        self,
+        drill: DrillInput,
+        copy: RestoredCopy,
+        validation: ValidationReport,
+        found: _Findings,
+    ) -> ValidationReport:
+        """Hold the copy against production; the validation report with it."""
+        production = ValidationTarget(label="production primary")
+        found.production = await self._step(
             "fingerprint production",
             OdooActivities.capture_fingerprint,
             drill.environment,
-            ValidationTarget(label="production primary"),
+            production,
             # The catalogue reports the per-area figures of the copy.
             False,
             result_type=Fingerprint,
             timeout=timedelta(minutes=30),
         )
-        return taken
+        compared: ComparisonOutcome = await self._step(
+            "compare copy with production's fingerprint",
+            OdooActivities.compare_fingerprint,
+            drill.environment,
+            found.production,
+            _copy_target(copy),
+            production,
+            found.recovered.newest_commit if found.recovered else None,
+            False,
+            # What a restore at the drill's start would have lost.
+            found.primary.newest_commit if found.primary else None,
+            result_type=ComparisonOutcome,
+            timeout=timedelta(minutes=30),
+        )
+        results = [*validation.results, compared.result]
+        return validation.model_copy(
+            update={
+                "results": results,
+                "verdict": overall_verdict(results),
+                "finished_at": workflow.now(),
+                "comparison": compared.comparison,
+                "fingerprint": compared.fingerprint,
+            }
+        )
 
     async def _check_archive(
         self, drill: DrillInput, found: _Findings
@@ -416,33 +453,22 @@ class RestoreDrillWorkflow(GatedRunbook):
     async def _validate(
         self, drill: DrillInput, copy: RestoredCopy, found: _Findings
     ) -> ValidationReport:
-        """Business validation of the copy, held against production's fingerprint."""
+        """The business catalogue on the copy."""
         record = StepRecord(name="validate business data", started_at=workflow.now())
         self._status.step = record.name
         self._status.steps.append(record)
-        production = found.production
         report = await validate_in_child(
             ValidationInput(
                 environment=drill.environment,
-                target=ValidationTarget(
-                    host=copy.host,
-                    port=copy.port,
-                    drill_id=copy.drill_id,
-                    label=f"drill copy {copy.drill_id}",
-                ),
+                target=_copy_target(copy),
                 expected=Expectations(
-                    database_uuid=production.database_uuid if production else None,
+                    database_uuid=found.primary.database_uuid
+                    if found.primary
+                    else None,
                     paused_crons=found.neutralization.crons_disabled
                     if found.neutralization
                     else [],
                 ),
-                fingerprint=production,
-                witness=ValidationTarget(label="production primary"),
-                recovered_commit=found.recovered.newest_commit
-                if found.recovered
-                else None,
-                capture_fingerprint=True,
-                fingerprint_figures=False,
                 # The copy has no Odoo application in front of it.
                 probes=False,
                 requested_by=drill.requested_by,
@@ -558,6 +584,7 @@ class RestoreDrillWorkflow(GatedRunbook):
             failure=failure,
             started_at=started_at,
             validated_at=found.validated_at if rto is not None else None,
+            proven_at=found.proven_at if rto is not None else None,
             finished_at=workflow.now(),
             backup=found.backup,
             readiness=found.readiness,
@@ -570,12 +597,20 @@ class RestoreDrillWorkflow(GatedRunbook):
             validation=found.validation,
             objectives=objectives,
             approvals=self._gates.open_gates(),
-            rpo_transactions=found.validation.comparison.transactions_between
-            if found.validation and found.validation.comparison
-            else None,
+            rpo_transactions=_lost_transactions(found.validation),
             steps=self._status.steps,
             torn_down=torn_down,
         )
+
+
+def _copy_target(copy: RestoredCopy) -> ValidationTarget:
+    """The copy as validation reaches it: the drill role, on the copy's port."""
+    return ValidationTarget(
+        host=copy.host,
+        port=copy.port,
+        drill_id=copy.drill_id,
+        label=f"drill copy {copy.drill_id}",
+    )
 
 
 async def _unless_failed(step: asyncio.Future[Any]) -> Any:
@@ -584,6 +619,16 @@ async def _unless_failed(step: asyncio.Future[Any]) -> Any:
         return await step
     except ActivityError:
         return None
+
+
+def _lost_transactions(validation: ValidationReport | None) -> int | None:
+    """Production's transactions after the point recovered, up to the drill's start."""
+    comparison = validation.comparison if validation else None
+    if comparison is None:
+        return None
+    if comparison.transactions_to_cutoff is not None:
+        return comparison.transactions_to_cutoff
+    return comparison.transactions_between
 
 
 def _rto(

@@ -230,6 +230,7 @@ async def hold_against(
     source: str = "target",
     helper: psycopg.AsyncConnection[Any] | None = None,
     with_figures: bool = True,
+    cutoff: datetime | None = None,
 ) -> tuple[FingerprintComparison, Fingerprint]:
     """Hold ``fingerprint`` against the target database.
 
@@ -246,6 +247,9 @@ async def hold_against(
         source: What the target is, for the target's own fingerprint.
         helper: A second connection to the target, to read it in two.
         with_figures: Whether the target's fingerprint has per-area figures.
+        cutoff: A commit time within the span (when a drill began): the
+            transactions between the older point and it are counted apart,
+            as those a restore then would have lost.
 
     Returns:
         The comparison, and the target's own fingerprint (named ``source``),
@@ -276,8 +280,13 @@ async def hold_against(
         direction=direction,
         transactions_between=0,
         rows_between=0,
+        cutoff=cutoff,
     )
     _count_differences(comparison, fingerprint, taken, written)
+    if cutoff is not None:
+        comparison.transactions_to_cutoff = sum(
+            1 for touched in _merged_writers(written).values() if touched <= cutoff
+        )
     return comparison, taken
 
 
@@ -286,7 +295,17 @@ class _Written:
     """What the newer side wrote to one table after the older point."""
 
     rows_per_bucket: dict[int, int] = field(default_factory=dict)
-    transactions: set[str] = field(default_factory=set)
+    # The transactions that committed up to the newer point, with their time.
+    transactions: dict[str, datetime] = field(default_factory=dict)
+
+
+def _merged_writers(written: dict[str, _Written]) -> dict[str, datetime]:
+    """Every table's writing transactions, each once, with its commit time."""
+    return {
+        xid: committed
+        for touched in written.values()
+        for xid, committed in touched.transactions.items()
+    }
 
 
 def _count_differences(
@@ -296,7 +315,6 @@ def _count_differences(
     written: dict[str, _Written],
 ) -> None:
     """Each table's differing buckets, and which later writes explain them."""
-    xids: set[str] = set()
     for table, recorded in fingerprint.tables.items():
         current = taken.tables.get(table) or TableDigest(
             width=recorded.width, rows=0, buckets={}
@@ -307,7 +325,6 @@ def _count_differences(
             if recorded.buckets.get(bucket) != current.buckets.get(bucket)
         )
         touched = written.get(table, _Written())
-        xids |= touched.transactions
         after = sum(touched.rows_per_bucket.values())
         comparison.rows_between += after
         if differing:
@@ -325,7 +342,7 @@ def _count_differences(
                     rows_after_point=after,
                 )
             )
-    comparison.transactions_between = len(xids)
+    comparison.transactions_between = len(_merged_writers(written))
 
 
 def comparison_result(
@@ -463,7 +480,7 @@ async def _written_after(
         for bucket, xid, committed, count in rows:
             found.rows_per_bucket[bucket] = found.rows_per_bucket.get(bucket, 0) + count
             if committed <= until:
-                found.transactions.add(xid)
+                found.transactions[xid] = committed
     await conn.rollback()
     return written
 

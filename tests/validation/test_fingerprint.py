@@ -90,6 +90,30 @@ async def test_earlier_copy_differs_exactly_by_the_later_transactions(
     assert result.verdict == "pass"
 
 
+async def test_transactions_up_to_a_cutoff_are_counted_apart(
+    pg_cluster: Cluster, odoo_copy: OdooCopy
+) -> None:
+    earlier = _clone(pg_cluster, odoo_copy)
+    point = _now(odoo_copy)
+    odoo_copy.execute(_LATER_WORK[0])
+    cutoff = _now(odoo_copy)  # a drill begins here
+    for statement in _LATER_WORK[1:]:
+        odoo_copy.execute(statement)
+    taken = await _capture(odoo_copy.conninfo)
+
+    async with (
+        await psycopg.AsyncConnection.connect(earlier) as conn,
+        await psycopg.AsyncConnection.connect(odoo_copy.conninfo) as witness,
+    ):
+        comparison, _own = await fingerprint.hold_against(
+            taken, conn, witness, point, cutoff=cutoff
+        )
+
+    assert comparison.unexplained == 0
+    assert comparison.transactions_between == len(_LATER_WORK)
+    assert comparison.cutoff == cutoff and comparison.transactions_to_cutoff == 1
+
+
 async def test_tampered_earlier_copy_fails_with_the_id_range(
     pg_cluster: Cluster, odoo_copy: OdooCopy
 ) -> None:

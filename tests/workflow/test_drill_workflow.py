@@ -62,8 +62,11 @@ class FakeDrillActivities:
         failing_check: str = "",
         rto_objective: timedelta = timedelta(hours=1),
         missing_segment: str = "",
+        unexplained: bool = False,
     ) -> None:
         self.missing_segment = missing_segment
+        self.unexplained = unexplained
+        self.compared: list[dict] = []
         self.restore_fails = restore_fails
         self.empty_table = empty_table
         self.failing_check = failing_check
@@ -98,6 +101,7 @@ class FakeDrillActivities:
     async def capture_fingerprint(
         self, environment: str, target: ValidationTarget, with_figures: bool = True
     ) -> Fingerprint:
+        self.calls.append("capture_fingerprint")
         return Fingerprint(
             source=target.label,
             wal_lsn="0/5000000",
@@ -135,7 +139,17 @@ class FakeDrillActivities:
         witness: ValidationTarget | None,
         target_point: datetime | None,
         with_figures: bool = True,
+        cutoff: datetime | None = None,
     ) -> ComparisonOutcome:
+        self.calls.append("compare_fingerprint")
+        self.compared.append(
+            {
+                "target": target,
+                "witness": witness,
+                "point": target_point,
+                "cutoff": cutoff,
+            }
+        )
         return ComparisonOutcome(
             comparison=FingerprintComparison(
                 fingerprint_source=taken.source,
@@ -144,12 +158,14 @@ class FakeDrillActivities:
                 direction="target-older",
                 transactions_between=7,
                 rows_between=9,
+                cutoff=cutoff,
+                transactions_to_cutoff=5 if cutoff else None,
             ),
             result=CheckResult(
                 name="fingerprint.compare",
                 area="fingerprint",
-                verdict="pass",
-                summary="explained",
+                verdict="fail" if self.unexplained else "pass",
+                summary="unexplained" if self.unexplained else "explained",
             ),
         )
 
@@ -160,7 +176,11 @@ class FakeDrillActivities:
     @activity.defn(name="capture_primary_position")
     async def capture_primary_position(self, environment: str) -> PrimaryPosition:
         return PrimaryPosition(
-            node="pg-a", wal_lsn="0/5000000", newest_commit=T0, observed_at=T0
+            node="pg-a",
+            wal_lsn="0/5000000",
+            newest_commit=T0,
+            observed_at=T0,
+            database_uuid="6f1e0c52-0000-4000-8000-000000000001",
         )
 
     @activity.defn(name="select_backup")
@@ -316,16 +336,52 @@ async def test_passing_drill_reports_rpo_from_commit_times(env):
     assert len(fakes.torn_down) == 1
 
 
-async def test_drill_validates_the_copy_against_production(env):
+async def test_drill_validates_the_copy_then_proves_it_against_production(env):
     fakes = FakeDrillActivities()
     report = await run(env, fakes)
     (request,) = fakes.validated
     assert request.target.port == 55400
     assert request.expected.database_uuid == "6f1e0c52-0000-4000-8000-000000000001"
-    assert request.recovered_commit == T0 - timedelta(seconds=42)
-    assert request.fingerprint is not None and request.witness is not None
+    # The catalogue alone: the comparison is the drill's own step, after.
+    assert request.fingerprint is None and not request.capture_fingerprint
+    (compared,) = fakes.compared
+    assert compared["target"].port == 55400
+    assert compared["witness"].label == "production primary"
+    assert compared["point"] == T0 - timedelta(seconds=42)
+    assert compared["cutoff"] == T0  # production's newest commit at the start
+    assert fakes.calls.index("run_validation_checks") < fakes.calls.index(
+        "capture_fingerprint"
+    )
     assert report.validation is not None and report.validation.verdict == "pass"
-    assert report.rpo_transactions == 7
+    names = [r.name for r in report.validation.results]
+    assert names[-1] == "fingerprint.compare" and "accounting.balanced_moves" in names
+    # Those committed up to the drill's start, not all since the point.
+    assert report.rpo_transactions == 5
+
+
+async def test_the_proof_against_production_is_timed_after_the_rto(env):
+    report = await run(env, FakeDrillActivities())
+    steps = {s.name: s for s in report.steps}
+    proof = [
+        steps["fingerprint production"],
+        steps["compare copy with production's fingerprint"],
+    ]
+    assert report.validated_at is not None and report.proven_at is not None
+    assert all(s.started_at >= report.validated_at for s in proof)
+    assert report.proven_at >= proof[-1].ended_at
+    assert (
+        report.rto_seconds == (report.validated_at - report.started_at).total_seconds()
+    )
+
+
+async def test_unexplained_difference_from_production_fails_the_drill(env):
+    fakes = FakeDrillActivities(unexplained=True)
+    report = await run(env, fakes)
+    assert report.verdict == "fail"
+    assert "fingerprint.compare" in report.failure
+    assert report.rto_seconds is None and report.proven_at is None
+    assert report.validation is not None and report.validation.verdict == "fail"
+    assert len(fakes.torn_down) == 1
 
 
 async def test_critical_validation_failure_fails_the_drill_naming_the_check(env):
