@@ -243,7 +243,7 @@ def main() -> None:
         )
         print(
             f"the drill's own restore and replay {path:.1f} s "
-            f"({path / floor:.2f}x the floor); proving and orchestration "
+            f"({path / floor:.2f}x the floor); validation and orchestration "
             f"{rto - path:.1f} s ({(rto - path) / rto:.0%} of the RTO)"
         )
     finally:
