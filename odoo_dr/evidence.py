@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Literal
 
@@ -121,6 +122,16 @@ class Objective(BaseModel):
     objective_seconds: float
     measured_seconds: float | None
     verdict: ObjectiveVerdict
+
+    @property
+    def missed(self) -> str | None:
+        """The objective missed, as a sentence; None when met or unknown."""
+        if self.verdict != "missed" or self.measured_seconds is None:
+            return None
+        return (
+            f"{self.measure} {self.measured_seconds:.0f} s exceeds the "
+            f"{self.objective_seconds:.0f} s of tier {self.tier}"
+        )
 
 
 class Fact(BaseModel):
@@ -337,7 +348,7 @@ def _evidence(
         validation_target=validation.target if validation else None,
         validation=evidence_checks(validation),
         measurements=measured,
-        objectives=objectives(tiers, measured),
+        objectives=objectives(tiers, {m.measure: m.seconds for m in measured}),
         facts=facts,
     )
 
@@ -654,15 +665,14 @@ def evidence_checks(validation: ValidationReport | None) -> list[EvidenceCheck]:
 
 
 def objectives(
-    tiers: list[RecoveryTier], measured: list[Measurement]
+    tiers: list[RecoveryTier], seconds: Mapping[Measure, float | None]
 ) -> list[Objective]:
-    """Every tier's RTO and RPO against the run's measurements.
+    """Every tier's RTO and RPO against the seconds the run measured of each.
 
     A run measures the whole database once, so every tier is held against
     the same figures; an objective is met when the figure is at most the
     objective, and unknown when the run could not measure it.
     """
-    seconds: dict[Measure, float | None] = {m.measure: m.seconds for m in measured}
     rows: list[Objective] = []
     for tier in tiers:
         pairs: tuple[tuple[Measure, timedelta], ...] = (

@@ -9,10 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field, field_validator
 
 from odoo_dr.approvals import GateState
-from odoo_dr.evidence import StoredReport
+from odoo_dr.evidence import Objective, StoredReport
 from odoo_dr.readiness import ReadinessReport
 from odoo_dr.validation import ValidationReport
 
@@ -133,52 +133,6 @@ class RunbookStatus(BaseModel):
     steps: list[StepRecord] = []
 
 
-class ObjectiveResult(BaseModel):
-    """One recovery tier's objectives against what a run measured."""
-
-    tier: str
-    areas: list[str] = []
-    rto_objective_seconds: float
-    rpo_objective_seconds: float
-    rto_seconds: float | None
-    rpo_seconds: float | None
-    rto_met: bool | None  # None: not measured
-    rpo_met: bool | None
-
-    @property
-    def missed(self) -> list[str]:
-        """The objectives measured and missed, as sentences."""
-        return [
-            f"{name} {measured:.0f} s exceeds the {objective:.0f} s of tier {self.tier}"
-            for name, measured, objective, met in (
-                ("RTO", self.rto_seconds, self.rto_objective_seconds, self.rto_met),
-                ("RPO", self.rpo_seconds, self.rpo_objective_seconds, self.rpo_met),
-            )
-            if met is False and measured is not None
-        ]
-
-
-def judge_objectives(
-    tiers: list[tuple[str, list[str], float, float]],
-    rto_seconds: float | None,
-    rpo_seconds: float | None,
-) -> list[ObjectiveResult]:
-    """Each tier (name, areas, RTO, RPO objectives in seconds) against a run."""
-    return [
-        ObjectiveResult(
-            tier=name,
-            areas=areas,
-            rto_objective_seconds=rto,
-            rpo_objective_seconds=rpo,
-            rto_seconds=rto_seconds,
-            rpo_seconds=rpo_seconds,
-            rto_met=None if rto_seconds is None else rto_seconds <= rto,
-            rpo_met=None if rpo_seconds is None else rpo_seconds <= rpo,
-        )
-        for name, areas, rto, rpo in tiers
-    ]
-
-
 class DrillReport(BaseModel):
     """What a restore drill found; every run ends with one, also a failed one."""
 
@@ -207,13 +161,44 @@ class DrillReport(BaseModel):
     tables: list[TableCount] = []
     neutralization: Neutralization | None = None
     validation: ValidationReport | None = None
-    objectives: list[ObjectiveResult] = []
+    objectives: list[Objective] = []
     approvals: list[GateState] = []
     steps: list[StepRecord] = []
     torn_down: bool = False
     # Where the evidence report is, and its SHA-256 (also in the history).
     evidence: StoredReport | None = None
     evidence_error: str | None = None
+
+    @field_validator("objectives", mode="before")
+    @classmethod
+    def _one_row_per_measure(cls, rows: object) -> object:
+        """Read the reports of earlier releases, one row per tier (both measures)."""
+        if not isinstance(rows, list):
+            return rows
+        return [row for old in rows for row in _objective_rows(old)]
+
+    @property
+    def missed(self) -> list[str]:
+        """The objectives measured and missed, as sentences."""
+        return [o.missed for o in self.objectives if o.missed]
+
+
+def _objective_rows(row: object) -> list[object]:
+    if not isinstance(row, dict) or "rto_objective_seconds" not in row:
+        return [row]
+    return [
+        {
+            "tier": row["tier"],
+            "areas": row.get("areas", []),
+            "measure": measure.upper(),
+            "objective_seconds": row[f"{measure}_objective_seconds"],
+            "measured_seconds": row[f"{measure}_seconds"],
+            "verdict": {True: "met", False: "missed", None: "unknown"}[
+                row[f"{measure}_met"]
+            ],
+        }
+        for measure in ("rto", "rpo")
+    ]
 
 
 class RunNotice(BaseModel):

@@ -90,7 +90,7 @@ def _fill(row: DrillRow, report: DrillReport) -> None:
     row.backup = report.backup.backup_id if report.backup else None
     row.rto_seconds = report.rto_seconds
     row.rpo_seconds = report.rpo_seconds
-    row.missed = "; ".join(s for o in report.objectives for s in o.missed)
+    row.missed = "; ".join(report.missed)
 
 
 def render(environment: str, rows: list[DrillRow]) -> str:

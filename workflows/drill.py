@@ -32,7 +32,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.postgres import PostgresActivities
     from activities.readiness import ReadinessActivities
     from odoo_dr.errors import NON_RETRYABLE, PRECONDITION_FAILED, VALIDATION_FAILED
-    from odoo_dr.evidence import TrendPoint, evidence_from_drill
+    from odoo_dr.evidence import TrendPoint, evidence_from_drill, objectives
     from odoo_dr.inventory import RecoveryTier
     from odoo_dr.models import (
         BackupChoice,
@@ -40,7 +40,6 @@ with workflow.unsafe.imports_passed_through():
         DrillReport,
         IsolatedCopy,
         Neutralization,
-        ObjectiveResult,
         PrimaryPosition,
         RecoveredPoint,
         RestoredCopy,
@@ -49,7 +48,6 @@ with workflow.unsafe.imports_passed_through():
         StepRecord,
         TableCount,
         Verdict,
-        judge_objectives,
     )
     from odoo_dr.names import (
         SA_ENVIRONMENT,
@@ -518,7 +516,7 @@ class RestoreDrillWorkflow(GatedRunbook):
     async def _tell_chat(self, report: DrillReport) -> None:
         """A failed or aborted drill tells the channel; a lost notice is logged."""
         facts = [f"backup {report.backup.backup_id}"] if report.backup else []
-        facts += [s for o in report.objectives for s in o.missed]
+        facts += report.missed
         if not report.torn_down:
             facts.append("the copy could not be torn down: remove it by hand")
         notice = RunNotice(
@@ -562,9 +560,9 @@ class RestoreDrillWorkflow(GatedRunbook):
             )
         rto = _rto(started_at, found.validated_at, failure)
         rpo = _rpo(found.primary, found.recovered)
-        objectives = _objectives(found.tiers, rto, rpo)
+        judged = objectives(found.tiers, {"RTO": rto, "RPO": rpo})
         # A drill that restores too slowly, or loses too much, fails loudly.
-        missed = [sentence for o in objectives for sentence in o.missed]
+        missed = [o.missed for o in judged if o.missed]
         if failure is None and missed:
             failure = "objectives missed: " + "; ".join(missed)
         verdict: Verdict = "pass" if failure is None and torn_down else "fail"
@@ -595,7 +593,7 @@ class RestoreDrillWorkflow(GatedRunbook):
             tables=found.tables,
             neutralization=found.neutralization,
             validation=found.validation,
-            objectives=objectives,
+            objectives=judged,
             approvals=self._gates.open_gates(),
             rpo_transactions=_lost_transactions(found.validation),
             steps=self._status.steps,
@@ -651,16 +649,3 @@ def _rpo(
     if primary.newest_commit is None or recovered.newest_commit is None:
         return None
     return max(0.0, (primary.newest_commit - recovered.newest_commit).total_seconds())
-
-
-def _objectives(
-    tiers: list[RecoveryTier], rto: float | None, rpo: float | None
-) -> list[ObjectiveResult]:
-    return judge_objectives(
-        [
-            (t.name, list(t.areas), t.rto.total_seconds(), t.rpo.total_seconds())
-            for t in tiers
-        ],
-        rto,
-        rpo,
-    )

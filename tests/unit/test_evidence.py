@@ -275,6 +275,43 @@ def test_drill_facts_name_the_backup_and_the_recovered_position():
     assert facts["drill copy torn down"] == "yes"
 
 
+def test_drill_proof_against_production_is_a_fact_after_the_rto():
+    report = _drill(proven_at=_at(1560))
+    facts = {f.label: f.value for f in evidence_from_drill(report, TIERS, UI).facts}
+    assert facts["proven against production's fingerprint"].endswith(
+        "60.0 s after the RTO"
+    )
+    [rto] = [
+        m
+        for m in evidence_from_drill(report, TIERS, UI).measurements
+        if m.measure == "RTO"
+    ]
+    assert rto.seconds == 1500.0 and "not counted" in rto.basis
+
+
+def test_drill_report_of_an_earlier_release_reads_one_row_per_measure():
+    earlier = _drill().model_dump(mode="json")
+    earlier["objectives"] = [
+        {
+            "tier": "payroll",
+            "areas": ["payroll"],
+            "rto_objective_seconds": 3600.0,
+            "rpo_objective_seconds": 300.0,
+            "rto_seconds": 4000.0,
+            "rpo_seconds": None,
+            "rto_met": False,
+            "rpo_met": None,
+        }
+    ]
+    read = DrillReport.model_validate(earlier)
+    assert [(o.measure, o.verdict) for o in read.objectives] == [
+        ("RTO", "missed"),
+        ("RPO", "unknown"),
+    ]
+    assert read.missed == ["RTO 4000 s exceeds the 3600 s of tier payroll"]
+    assert DrillReport.model_validate(read.model_dump(mode="json")) == read
+
+
 def test_unconfirmed_fence_is_said_plainly():
     from odoo_dr.cutover import Fencing
 
