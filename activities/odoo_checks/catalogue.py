@@ -2,21 +2,29 @@
 
 The runner connects, makes sure the database is Odoo and of a version
 odoo-dr knows, then runs every selected check inside one read-only,
-repeatable-read transaction, each in its own savepoint so that one failing
-query cannot spoil the others. It never raises for what it finds: an
-unreachable target, a database that is not Odoo, an unsupported version all
-come back as failed checks with the rest skipped.
+repeatable-read snapshot, each in its own savepoint so that one failing
+query cannot spoil the others. On a primary, two connections share that
+snapshot (exported by the first) and take the checks in turn, so that a
+server with two cores or more validates in about half the time; on a
+standby, or when the second connection is refused, one reads them all. It
+never raises for what it finds: an unreachable target, a database that is
+not Odoo, an unsupported version all come back as failed checks with the
+rest skipped.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from activities.odoo_checks import (
     accounting,
@@ -120,17 +128,68 @@ async def run_catalogue(
             filestore=filestore,
             attachments=attachments_sample or AttachmentSample(),
         )
-        results = [gate]
-        await conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
-        # JIT compiles each aggregate anew and costs more than it saves here.
-        await conn.execute("SET jit = off")
-        async with conn.transaction():
-            await conn.execute(
-                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-            )
-            for entry in checks:
-                results.append(await _run_one(context, entry))
-    return version, results
+        await _prepare(conn)
+        async with conn.transaction(), contextlib.AsyncExitStack() as stack:
+            await _begin(conn)
+            contexts = [context]
+            helper = await _helper(conn, conninfo, stack)
+            if helper is not None:
+                contexts.append(dataclasses.replace(context, conn=helper))
+            results = await _run_all(contexts, checks)
+    return version, [gate, *results]
+
+
+async def _prepare(conn: psycopg.AsyncConnection[Any]) -> None:
+    await conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+    # JIT compiles each aggregate anew and costs more than it saves here.
+    await conn.execute("SET jit = off")
+
+
+async def _begin(conn: psycopg.AsyncConnection[Any], snapshot: str = "") -> None:
+    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    if snapshot:
+        await conn.execute(
+            sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot))
+        )
+
+
+async def _helper(
+    conn: psycopg.AsyncConnection[Any],
+    conninfo: str,
+    stack: contextlib.AsyncExitStack,
+) -> psycopg.AsyncConnection[Any] | None:
+    """A second connection in ``conn``'s snapshot; none on a standby or refused."""
+    row = await (await conn.execute("SELECT pg_is_in_recovery()")).fetchone()
+    if row is None or row[0]:
+        return None
+    try:
+        helper = await stack.enter_async_context(
+            await psycopg.AsyncConnection.connect(conninfo, autocommit=True)
+        )
+    except psycopg.OperationalError as exc:
+        logger.info("checks on one connection: %s", _first_line(exc))
+        return None
+    row = await (await conn.execute("SELECT pg_export_snapshot()")).fetchone()
+    assert row is not None
+    await _prepare(helper)
+    await stack.enter_async_context(helper.transaction())
+    await _begin(helper, row[0])
+    return helper
+
+
+async def _run_all(
+    contexts: list[CheckContext], checks: tuple[Check, ...]
+) -> list[CheckResult]:
+    """Every check, each connection taking the next as it is free; in order."""
+    results: dict[int, CheckResult] = {}
+    queue: Iterator[tuple[int, Check]] = iter(enumerate(checks))
+
+    async def lane(context: CheckContext) -> None:
+        for number, entry in queue:
+            results[number] = await _run_one(context, entry)
+
+    await asyncio.gather(*(lane(context) for context in contexts))
+    return [results[number] for number in range(len(checks))]
 
 
 async def _identify(
