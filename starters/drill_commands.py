@@ -128,9 +128,16 @@ def render_report(report: DrillReport) -> str:
         f"restore drill of {report.environment}: {report.verdict.upper()}",
         f"  run            {report.workflow_id} / {report.run_id}",
         f"  backup         {report.backup.backup_id if report.backup else 'none'}",
-        f"  RTO            {seconds(report.rto_seconds)} (start to validated copy)",
+        f"  RTO            {seconds(report.rto_seconds)} "
+        "(start to the copy passing validation)",
         f"  RPO            {seconds(report.rpo_seconds)} (newest commit lost)",
     ]
+    if report.proven_at is not None and report.validated_at is not None:
+        proof = (report.proven_at - report.validated_at).total_seconds()
+        lines.append(
+            f"  proof          held against production's fingerprint, "
+            f"{proof:.1f} s after the RTO"
+        )
     if report.failure:
         lines.append(f"  failure        {report.failure}")
     for step in report.steps:
