@@ -121,13 +121,11 @@ async def test_drill_survives_its_worker_killed_in_restore_and_validation(
         assert processes_mentioning(f"{drill_id}/pgdata") == []
         worker = start_worker(sandbox, queue, log)
 
-        # Any step of the validation child: on this small dataset each one
-        # takes well under a second.
+        # The validation child's catalogue: on this small dataset it takes
+        # well under a second, so the kill lands in it or in the proof
+        # against production that follows.
         await until_child_step(
-            client,
-            f"{handle.id}-validate",
-            ("Check the books", "Compare", "Take a fingerprint"),
-            timeout=240,
+            client, f"{handle.id}-validate", ("Check the books",), timeout=240
         )
         kill(worker)
         worker = start_worker(sandbox, queue, log)
