@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from odoo_dr.inventory import Inventory
 from odoo_dr.names import TASK_QUEUE
@@ -35,9 +36,24 @@ async def connect(address: str, namespace: str = "default") -> Client:
 
 
 def build_worker(
-    client: Client, inventory: Inventory, task_queue: str = TASK_QUEUE
+    client: Client,
+    inventory: Inventory,
+    task_queue: str = TASK_QUEUE,
+    version: WorkerDeploymentVersion | None = None,
 ) -> Worker:
-    """A worker with every workflow and activity of odoo-dr."""
+    """A worker with every workflow and activity of odoo-dr.
+
+    With ``version`` (a Worker Deployment and a build id) the worker is
+    versioned, and every run it starts stays pinned to that build: an
+    upgrade leaves the runs in flight to the release that began them.
+    """
+    deployment = None
+    if version is not None:
+        deployment = WorkerDeploymentConfig(
+            version=version,
+            use_worker_versioning=True,
+            default_versioning_behavior=VersioningBehavior.PINNED,
+        )
     return Worker(
         client,
         task_queue=task_queue,
@@ -46,6 +62,7 @@ def build_worker(
         activity_executor=ThreadPoolExecutor(max_workers=8),
         interceptors=[RefuseBadInputInterceptor()],
         graceful_shutdown_timeout=_GRACE,
+        deployment_config=deployment,
     )
 
 
@@ -54,6 +71,7 @@ async def run_worker(
     inventory: Inventory,
     namespace: str = "default",
     task_queue: str = TASK_QUEUE,
+    version: WorkerDeploymentVersion | None = None,
 ) -> None:
     """Run until SIGTERM or SIGINT, then shut down cleanly.
 
@@ -62,13 +80,19 @@ async def run_worker(
     worker.
     """
     client = await connect(address, namespace)
-    worker = build_worker(client, inventory, task_queue)
+    worker = build_worker(client, inventory, task_queue, version)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     logger.info(
-        "worker polling %s on %s (namespace %s)", task_queue, address, namespace
+        "worker polling %s on %s (namespace %s, %s)",
+        task_queue,
+        address,
+        namespace,
+        f"build {version.build_id} of deployment {version.deployment_name}"
+        if version
+        else "unversioned",
     )
     async with worker:
         await stop.wait()

@@ -12,7 +12,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -21,24 +20,10 @@ from temporalio.client import Client, WorkflowHandle
 
 from odoo_dr.models import DrillInput, DrillReport
 from tests.conftest import Sandbox
+from tests.integration.workers import start_worker
 from workflows.drill import RestoreDrillWorkflow
 
 pytestmark = pytest.mark.integration
-
-
-def start_worker(sandbox: Sandbox, queue: str, log: Path) -> subprocess.Popen[bytes]:
-    command = [
-        str(Path(sys.executable).parent / "odoo-dr"),
-        "worker",
-        "--inventory",
-        str(sandbox.layout.inventory),
-        "--address",
-        sandbox.address,
-        "--task-queue",
-        queue,
-    ]
-    with log.open("ab") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
 
 
 async def until_running(handle: WorkflowHandle, step: str, timeout: float) -> None:
