@@ -44,6 +44,22 @@ def test_unknown_environment_is_refused_before_anything_starts(sandbox: Sandbox)
     assert "sandbox" in result.stderr
 
 
+def test_versioned_worker_without_a_build_id_is_refused(sandbox: Sandbox):
+    result = odoo_dr(
+        "worker",
+        "--inventory",
+        str(sandbox.layout.inventory),
+        "--address",
+        sandbox.address,
+        "--deployment",
+        "odoo-dr",
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "needs both --deployment and --build-id" in result.stderr
+    assert "worker polling" not in result.stderr
+
+
 def test_port_in_use_refuses_up_and_leaves_nothing(tmp_path: Path):
     home = shared_tmp("odoo-dr-refuse-") / "home"
     with socket.socket() as busy:
