@@ -171,8 +171,8 @@ class ValidationInput(BaseModel):
     witness: ValidationTarget | None = None
     recovered_commit: datetime | None = None
     capture_fingerprint: bool = False
-    # The fingerprint taken carries readable per-area figures (bills,
-    # payslips, costs); a drill's does without, its catalogue reports them.
+    # Whether the fingerprint taken carries readable per-area figures (bills,
+    # payslips, costs) beside its digests; the catalogue reports them too.
     fingerprint_figures: bool = True
     probes: bool = True
     canary: bool = False

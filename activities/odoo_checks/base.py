@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg import sql
 
 from odoo_dr.odoo_versions import OdooSchema
 from odoo_dr.validation import (
@@ -48,6 +49,21 @@ class CheckContext:
         """The single row of an aggregate query."""
         rows = await self.rows(query, params)
         return rows[0]
+
+
+async def begin_snapshot(
+    conn: psycopg.AsyncConnection[Any], snapshot: str = ""
+) -> None:
+    """Make the transaction just opened read-only and repeatable-read.
+
+    With ``snapshot`` (exported by another connection's
+    ``pg_export_snapshot()``), it reads what that transaction reads.
+    """
+    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    if snapshot:
+        await conn.execute(
+            sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot))
+        )
 
 
 CheckFunction = Callable[[CheckContext, "Check"], Awaitable[CheckResult]]

@@ -29,6 +29,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from activities.odoo_checks.base import begin_snapshot
 from odoo_dr.validation import (
     EXAMPLES,
     CheckResult,
@@ -174,11 +175,7 @@ async def capture(
 
 async def _begin(conn: psycopg.AsyncConnection[Any], snapshot: str = "") -> None:
     """Start the read-only snapshot a fingerprint is read in."""
-    await conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-    if snapshot:
-        await conn.execute(
-            sql.SQL("SET TRANSACTION SNAPSHOT {}").format(sql.Literal(snapshot))
-        )
+    await begin_snapshot(conn, snapshot)
     for setting in _DIGEST_SETTINGS:
         await conn.execute(setting)
 
